@@ -1,0 +1,53 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import SwitchboardCore
+
+/// The one error shape of the API: `{"error": {"code": "...", "message": "..."}}`.
+public struct APIError: HTTPResponseError, Sendable {
+    public let status: HTTPResponse.Status
+    public let code: String
+    public let message: String
+    public var headers: HTTPFields = [:]
+
+    public init(_ status: HTTPResponse.Status, _ code: String, _ message: String) {
+        self.status = status
+        self.code = code
+        self.message = message
+    }
+
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        response()
+    }
+
+    func response() -> Response {
+        struct Body: Encodable {
+            struct Detail: Encodable { let code: String; let message: String }
+            let error: Detail
+        }
+        var response = (try? JSONResponse.make(Body(error: .init(code: code, message: message)), status: status))
+            ?? Response(status: status)
+        for field in headers { response.headers.append(field) }
+        return response
+    }
+
+    static func notFound(_ message: String) -> APIError { APIError(.notFound, "not_found", message) }
+    static func invalid(_ message: String) -> APIError { APIError(.badRequest, "invalid_value", message) }
+}
+
+extension APIError {
+    /// The status and code for each refusal of the core.
+    init(_ error: SwitchboardError) {
+        switch error.kind {
+        case .invalidArgument: self.init(.badRequest, "invalid_value", error.message)
+        case .notFound: self.init(.notFound, "not_found", error.message)
+        case .nameTaken: self.init(.conflict, "name_taken", error.message)
+        case .addressInUse: self.init(.conflict, "address_in_use", error.message)
+        case .sessionClosed: self.init(.conflict, "session_closed", error.message)
+        case .connectRefused: self.init(.badGateway, "connect_failed", error.message)
+        case .connectTimeout: self.init(.gatewayTimeout, "connect_timeout", error.message)
+        case .shuttingDown: self.init(.serviceUnavailable, "shutting_down", error.message)
+        }
+    }
+}

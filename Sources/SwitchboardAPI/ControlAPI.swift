@@ -1,0 +1,77 @@
+import HTTPTypes
+import Hummingbird
+import Logging
+import SwitchboardCore
+import Synchronization
+
+/// The JSON-over-HTTP control API: builds the responder that the HTTP server runs.
+public enum ControlAPI {
+    public static func responder(switchboard: Switchboard, service: ServiceInfo, logger: Logger) -> some HTTPResponder<BasicRequestContext> {
+        let router = Router(context: BasicRequestContext.self)
+        let routeTable = RouteTable()
+        // First, so that it wraps every route and the router's own not-found answer.
+        router.add(middleware: ErrorMiddleware(routes: routeTable, logger: logger))
+        let serviceRoutes = ServiceController(switchboard: switchboard, service: service)
+        router.get("healthz", use: serviceRoutes.health)
+        let v1 = router.group("v1")
+        v1.get("info", use: serviceRoutes.info)
+        ListenersController(switchboard: switchboard).addRoutes(to: v1.group("listeners"))
+        SessionsController(switchboard: switchboard).addRoutes(to: v1.group("sessions"))
+        routeTable.set(router.routes.map { ($0.method, $0.path) })
+        return router.buildResponder()
+    }
+}
+
+/// The routes the router ended up with, known only after they are all added.
+final class RouteTable: Sendable {
+    private let routes = Mutex<[(HTTPRequest.Method, RouterPath)]>([])
+    func set(_ routes: [(HTTPRequest.Method, RouterPath)]) { self.routes.withLock { $0 = routes } }
+
+    /// The methods registered for a path, for a 405's Allow header.
+    func methods(for path: String) -> [String] {
+        let components = path.split(separator: "/", omittingEmptySubsequences: true)
+        return routes.withLock { routes in
+            routes.filter { route in
+                route.1.components.count == components.count && zip(route.1.components, components).allSatisfy { $0 ~= $1 }
+            }.map(\.0.rawValue)
+        }
+    }
+}
+
+/// Makes every failure, the router's own 404 included, leave in the one JSON error shape, and
+/// answers 405 for a path that exists under another method.
+struct ErrorMiddleware: RouterMiddleware {
+    typealias Context = BasicRequestContext
+    let routes: RouteTable
+    let logger: Logger
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let error as APIError {
+            return error.response()
+        } catch let error as HTTPError {
+            return translate(error, request: request).response()
+        } catch {
+            logger.error("unexpected error answering \(request.method) \(request.uri.path): \(error)")
+            return APIError(.internalServerError, "internal", "the service failed to answer this request; see its log").response()
+        }
+    }
+
+    private func translate(_ error: HTTPError, request: Request) -> APIError {
+        switch error.status {
+        case .notFound:
+            let methods = routes.methods(for: request.uri.path)
+            if !methods.isEmpty {
+                var refusal = APIError(.methodNotAllowed, "method_not_allowed", "\(request.method) is not allowed on \(request.uri.path); allowed: \(methods.joined(separator: ", "))")
+                refusal.headers[.allow] = methods.joined(separator: ", ")
+                return refusal
+            }
+            return APIError.notFound("no endpoint at \(request.uri.path)")
+        case .contentTooLarge:
+            return RequestReading.tooLarge
+        default:
+            return APIError(error.status, "http_error", error.body ?? error.status.reasonPhrase)
+        }
+    }
+}

@@ -1,0 +1,88 @@
+import Hummingbird
+import NIOCore
+import SwitchboardCore
+
+/// `/v1/listeners`: the server role.
+struct ListenersController {
+    let switchboard: Switchboard
+
+    func addRoutes(to group: RouterGroup<BasicRequestContext>) {
+        group.post(use: create)
+        group.get(use: list)
+        group.get(":name", use: show)
+        group.delete(":name", use: delete)
+    }
+
+    @Sendable func create(_ request: Request, context: BasicRequestContext) async throws -> Response {
+        _ = try Query(request, allowed: [])
+        let body = try await RequestReading.decode(CreateListenerRequest.self, from: request)
+        let spec = try Self.spec(from: body)
+        do {
+            return try JSONResponse.make(ListenerResponse(info: try await switchboard.createListener(spec)), status: .created)
+        } catch let error as SwitchboardError {
+            throw APIError(error)
+        }
+    }
+
+    @Sendable func list(_ request: Request, context: BasicRequestContext) async throws -> Response {
+        _ = try Query(request, allowed: [])
+        return try JSONResponse.make(ListenerList(listeners: switchboard.listeners().map(ListenerResponse.init)))
+    }
+
+    @Sendable func show(_ request: Request, context: BasicRequestContext) async throws -> Response {
+        _ = try Query(request, allowed: [])
+        let name = try context.parameters.require("name")
+        do {
+            return try JSONResponse.make(ListenerResponse(info: try switchboard.listener(named: name)))
+        } catch let error as SwitchboardError {
+            throw APIError(error)
+        }
+    }
+
+    @Sendable func delete(_ request: Request, context: BasicRequestContext) async throws -> Response {
+        let query = try Query(request, allowed: ["close_sessions"])
+        let closeSessions = try query.bool("close_sessions")
+        let name = try context.parameters.require("name")
+        do {
+            return try JSONResponse.make(ListenerResponse(info: try await switchboard.deleteListener(named: name, closeSessions: closeSessions)))
+        } catch let error as SwitchboardError {
+            throw APIError(error)
+        }
+    }
+
+    static let modes = ["echo", "reply", "hold"]
+
+    static func spec(from body: CreateListenerRequest) throws(APIError) -> ListenerSpec {
+        do {
+            try ListenerSpec.validateName(body.name)
+        } catch {
+            throw APIError(error)
+        }
+        let address: Endpoint
+        do {
+            address = try Endpoint(parsing: body.address)
+        } catch {
+            throw APIError.invalid("address: \(error)")
+        }
+        let mode: ListenerMode
+        switch body.mode {
+        case "reply":
+            guard let reply = body.reply else { throw APIError(.badRequest, "missing_field", "mode reply needs the field 'reply'") }
+            let encoding = try DataEncoding(field: "reply_encoding", body.replyEncoding)
+            let bytes = try encoding.decode(reply, field: "reply")
+            guard bytes.readableBytes > 0 else { throw APIError.invalid("reply must not be empty") }
+            mode = .reply(bytes, closeAfterReply: body.closeAfterReply ?? false)
+        case "echo", "hold":
+            for (field, present) in [("reply", body.reply != nil), ("reply_encoding", body.replyEncoding != nil), ("close_after_reply", body.closeAfterReply != nil)] where present {
+                throw APIError.invalid("\(field) is only for mode reply")
+            }
+            mode = body.mode == "echo" ? .echo : .hold
+        default:
+            throw APIError.invalid("mode must be one of \(modes.joined(separator: ", ")), not '\(body.mode)'")
+        }
+        if let max = body.maxSessions, !(1...1_000_000).contains(max) {
+            throw APIError.invalid("max_sessions must be from 1 to 1000000")
+        }
+        return ListenerSpec(name: body.name, address: address, mode: mode, maxSessions: body.maxSessions)
+    }
+}

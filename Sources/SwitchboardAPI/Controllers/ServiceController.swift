@@ -1,0 +1,64 @@
+import Foundation
+import Hummingbird
+import SwitchboardCore
+import Synchronization
+
+/// Facts about the running service that the API reports.
+public final class ServiceInfo: Sendable {
+    public static let version = "0.1.0"
+    public let startedAt = ContinuousClock.now
+    public let startedAtDate = Date()
+    private let apiAddress = Mutex<String?>(nil)
+
+    public init() {}
+
+    /// The API's address once bound (with the real port when 0 was asked for).
+    public var address: String? {
+        get { apiAddress.withLock { $0 } }
+        set { apiAddress.withLock { $0 = newValue } }
+    }
+}
+
+/// `/healthz` and `/v1/info`.
+struct ServiceController {
+    let switchboard: Switchboard
+    let service: ServiceInfo
+
+    struct Health: Encodable { let status: String }
+
+    struct Info: Encodable {
+        let version: String
+        let startedAt: String
+        let uptimeSeconds: Double
+        let api: String?
+        let listeners: Int
+        let openSessions: Int
+        let totalSessions: UInt64
+        enum CodingKeys: String, CodingKey {
+            case version, api, listeners
+            case startedAt = "started_at"
+            case uptimeSeconds = "uptime_seconds"
+            case openSessions = "open_sessions"
+            case totalSessions = "total_sessions"
+        }
+    }
+
+    @Sendable func health(_ request: Request, context: BasicRequestContext) async throws -> Response {
+        try JSONResponse.make(Health(status: "ok"))
+    }
+
+    @Sendable func info(_ request: Request, context: BasicRequestContext) async throws -> Response {
+        _ = try Query(request, allowed: [])
+        let counts = switchboard.counts
+        let uptime = ContinuousClock.now - service.startedAt
+        return try JSONResponse.make(Info(
+            version: ServiceInfo.version,
+            startedAt: Timestamp.format(service.startedAtDate),
+            uptimeSeconds: Double(uptime.components.seconds) + Double(uptime.components.attoseconds) / 1e18,
+            api: service.address,
+            listeners: counts.listeners,
+            openSessions: counts.openSessions,
+            totalSessions: counts.totalSessions
+        ))
+    }
+}

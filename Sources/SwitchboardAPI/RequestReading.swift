@@ -1,0 +1,160 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+
+/// Reading bodies and query strings the same strict way on every endpoint.
+enum RequestReading {
+    static let maxBodyBytes = 1 << 20
+
+    enum BodyKind { case json, octetStream }
+
+    /// JSON is read whatever `curl -d` says it is (form-encoded) or when nothing is said, so a
+    /// walkthrough needs no `-H`; raw bytes only where an endpoint takes them.
+    static func kind(of request: Request, allowOctetStream: Bool = false) throws(APIError) -> BodyKind {
+        guard let header = request.headers[.contentType] else { return .json }
+        let media = header.split(separator: ";", maxSplits: 1).first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
+        switch media {
+        case "application/json", "application/x-www-form-urlencoded", "text/json", "":
+            return .json
+        case "application/octet-stream" where allowOctetStream:
+            return .octetStream
+        default:
+            let accepted = allowOctetStream ? "application/json or application/octet-stream" : "application/json"
+            throw APIError(.unsupportedMediaType, "unsupported_media_type", "Content-Type '\(media)' is not accepted here; send \(accepted)")
+        }
+    }
+
+    static let tooLarge = APIError(.contentTooLarge, "body_too_large", "the body is larger than \(maxBodyBytes) bytes")
+
+    static func body(of request: Request) async throws(APIError) -> ByteBuffer {
+        if let length = request.headers[.contentLength].flatMap(Int.init), length > maxBodyBytes { throw tooLarge }
+        do {
+            return try await request.body.collect(upTo: maxBodyBytes)
+        } catch let error as HTTPError where error.status == .contentTooLarge {
+            throw tooLarge
+        } catch is NIOTooManyBytesError {
+            throw tooLarge
+        } catch {
+            throw APIError(.badRequest, "bad_body", "could not read the body: \(error)")
+        }
+    }
+
+    /// Checks the body strictly (libjansson), then decodes the typed request (Codable).
+    static func decode<T: StrictRequest>(_ type: T.Type, from request: Request) async throws(APIError) -> T {
+        _ = try kind(of: request)
+        let body = try await body(of: request)
+        return try decode(type, from: body)
+    }
+
+    static func decode<T: StrictRequest>(_ type: T.Type, from body: ByteBuffer) throws(APIError) -> T {
+        try StrictJSON.check(body, allowedKeys: T.allowedKeys, nested: T.nestedShapes)
+        do {
+            return try JSONDecoder().decode(T.self, from: body)
+        } catch let error as DecodingError {
+            throw describe(error)
+        } catch {
+            throw APIError(.badRequest, "malformed_json", "\(error)")
+        }
+    }
+
+    private static func describe(_ error: DecodingError) -> APIError {
+        func path(_ context: DecodingError.Context) -> String {
+            context.codingPath.map { $0.intValue.map(String.init) ?? $0.stringValue }.joined(separator: ".")
+        }
+        switch error {
+        case .keyNotFound(let key, let context):
+            let prefix = path(context)
+            return APIError(.badRequest, "missing_field", "missing field '\(prefix.isEmpty ? key.stringValue : prefix + "." + key.stringValue)'")
+        case .typeMismatch(let type, let context):
+            return APIError(.badRequest, "invalid_type", "field '\(path(context))' must be \(typeName(type))")
+        case .valueNotFound(let type, let context):
+            return APIError(.badRequest, "invalid_type", "field '\(path(context))' must be \(typeName(type)), not null")
+        case .dataCorrupted(let context):
+            return APIError(.badRequest, "invalid_value", "field '\(path(context))' is out of range or malformed")
+        @unknown default:
+            return APIError(.badRequest, "invalid_value", "\(error)")
+        }
+    }
+
+    private static func typeName(_ type: Any.Type) -> String {
+        switch type {
+        case is String.Type: "a string"
+        case is Bool.Type: "true or false"
+        case is Int.Type, is Int64.Type, is UInt64.Type: "an integer"
+        case is Double.Type: "a number"
+        default: "of type \(type)"
+        }
+    }
+}
+
+/// The query string of a request, with every parameter checked: unknown ones are refused.
+struct Query {
+    private let values: [String: String]
+
+    init(_ request: Request, allowed: Set<String>) throws(APIError) {
+        var values: [String: String] = [:]
+        for (key, value) in request.uri.queryParameters {
+            let key = String(key)
+            guard allowed.contains(key) else {
+                let known = allowed.isEmpty ? "none" : allowed.sorted().joined(separator: ", ")
+                throw APIError(.badRequest, "unknown_parameter", "unknown query parameter '\(key)'; known: \(known)")
+            }
+            guard values[key] == nil else {
+                throw APIError(.badRequest, "duplicate_parameter", "query parameter '\(key)' appears more than once")
+            }
+            values[key] = String(value)
+        }
+        self.values = values
+    }
+
+    subscript(_ key: String) -> String? { values[key] }
+
+    func bool(_ key: String, default value: Bool = false) throws(APIError) -> Bool {
+        guard let text = values[key] else { return value }
+        switch text.lowercased() {
+        case "true", "1", "yes", "": return true
+        case "false", "0", "no": return false
+        default: throw APIError.invalid("query parameter '\(key)' must be true or false, not '\(text)'")
+        }
+    }
+
+    func integer(_ key: String, in range: ClosedRange<UInt64>) throws(APIError) -> UInt64? {
+        guard let text = values[key] else { return nil }
+        guard let value = UInt64(text), range.contains(value) else {
+            throw APIError.invalid("query parameter '\(key)' must be an integer from \(range.lowerBound) to \(range.upperBound), not '\(text)'")
+        }
+        return value
+    }
+
+    func seconds(_ key: String, max: Double) throws(APIError) -> Double? {
+        guard let text = values[key] else { return nil }
+        guard let value = Double(text), value.isFinite, value >= 0, value <= max else {
+            throw APIError.invalid("query parameter '\(key)' must be a number of seconds from 0 to \(Int(max)), not '\(text)'")
+        }
+        return value
+    }
+
+    func choice<T: RawRepresentable & CaseIterable>(_ key: String, as type: T.Type) throws(APIError) -> T? where T.RawValue == String {
+        guard let text = values[key] else { return nil }
+        guard let value = T(rawValue: text) else {
+            let names = T.allCases.map(\.rawValue).joined(separator: ", ")
+            throw APIError.invalid("query parameter '\(key)' must be one of \(names), not '\(text)'")
+        }
+        return value
+    }
+}
+
+enum JSONResponse {
+    static func make(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.withoutEscapingSlashes, .sortedKeys]
+        var data = try encoder.encode(value)
+        data.append(UInt8(ascii: "\n"))
+        return Response(
+            status: status,
+            headers: [.contentType: "application/json; charset=utf-8"],
+            body: .init(byteBuffer: ByteBuffer(bytes: data))
+        )
+    }
+}

@@ -1,0 +1,78 @@
+import NIOCore
+
+/// Where a listener binds or an outbound session connects: `HOST:PORT`, `[IPv6]:PORT` or `unix:/path`.
+public enum Endpoint: Sendable, Hashable, CustomStringConvertible {
+    case host(String, port: Int)
+    case unix(path: String)
+
+    /// Parses the operator's spelling. Port 0 is allowed (the kernel picks one when binding).
+    public init(parsing text: String) throws(EndpointError) {
+        if text.hasPrefix("unix:") {
+            let path = String(text.dropFirst("unix:".count))
+            guard !path.isEmpty else { throw EndpointError("unix socket address needs a path, as in unix:/run/x.sock") }
+            // sockaddr_un.sun_path holds 108 bytes including the terminating NUL.
+            guard path.utf8.count <= 107 else { throw EndpointError("unix socket path is longer than 107 bytes") }
+            guard !path.utf8.contains(0) else { throw EndpointError("unix socket path contains a NUL byte") }
+            self = .unix(path: path)
+            return
+        }
+        let host: Substring
+        let portText: Substring
+        if text.hasPrefix("[") {
+            guard let close = text.firstIndex(of: "]") else { throw EndpointError("'\(text)' has '[' without ']'") }
+            host = text[text.index(after: text.startIndex)..<close]
+            let rest = text[text.index(after: close)...]
+            guard rest.hasPrefix(":") else { throw EndpointError("'\(text)' needs a port after ']', as in [::1]:9000") }
+            portText = rest.dropFirst()
+            guard host.contains(":") else { throw EndpointError("'\(host)' in brackets is not an IPv6 address") }
+        } else {
+            guard let colon = text.lastIndex(of: ":") else {
+                throw EndpointError("'\(text)' is not HOST:PORT, [IPv6]:PORT or unix:/path")
+            }
+            host = text[..<colon]
+            portText = text[text.index(after: colon)...]
+            guard !host.contains(":") else { throw EndpointError("IPv6 addresses go in brackets, as in [::1]:9000") }
+        }
+        guard !host.isEmpty else { throw EndpointError("'\(text)' has no host") }
+        guard host.utf8.count <= 253, host.allSatisfy(Self.isHostCharacter) else {
+            throw EndpointError("'\(host)' is not a valid host name or address")
+        }
+        guard !portText.isEmpty, portText.utf8.count <= 5, portText.allSatisfy(\.isASCIIDigit), let port = Int(portText), port <= 65535 else {
+            throw EndpointError("port '\(portText)' is not a number from 0 to 65535")
+        }
+        self = .host(String(host), port: port)
+    }
+
+    private static func isHostCharacter(_ c: Character) -> Bool {
+        c.isASCII && (c.isLetter || c.isNumber || c == "." || c == "-" || c == ":" || c == "_" || c == "%")
+    }
+
+    public var description: String {
+        switch self {
+        case .host(let host, let port): host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+        case .unix(let path): "unix:\(path)"
+        }
+    }
+
+    /// The spelling of a socket address the kernel reported, in the same form the operator uses.
+    public static func describe(_ address: SocketAddress?) -> String? {
+        guard let address else { return nil }
+        switch address {
+        case .v4:
+            return "\(address.ipAddress ?? "?"):\(address.port ?? 0)"
+        case .v6:
+            return "[\(address.ipAddress ?? "?")]:\(address.port ?? 0)"
+        case .unixDomainSocket:
+            return "unix:\(address.pathname ?? "")"
+        }
+    }
+}
+
+public struct EndpointError: Error, Sendable, CustomStringConvertible {
+    public let description: String
+    init(_ description: String) { self.description = description }
+}
+
+extension Character {
+    var isASCIIDigit: Bool { self >= "0" && self <= "9" }
+}

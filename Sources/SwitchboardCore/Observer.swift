@@ -1,0 +1,17 @@
+/// Receives what happens in the core: the seam for the log, the history store and live events.
+///
+/// Calls come from event loops (session events) or API tasks (listener events), so an
+/// observer must return quickly and never block: hand the work to a queue of its own.
+public protocol SwitchboardObserver: Sendable {
+    func listenerCreated(_ listener: ListenerInfo)
+    func listenerDeleted(_ listener: ListenerInfo)
+    func sessionOpened(_ session: SessionInfo)
+    func sessionClosed(_ session: SessionInfo)
+}
+
+extension SwitchboardObserver {
+    public func listenerCreated(_ listener: ListenerInfo) {}
+    public func listenerDeleted(_ listener: ListenerInfo) {}
+    public func sessionOpened(_ session: SessionInfo) {}
+    public func sessionClosed(_ session: SessionInfo) {}
+}

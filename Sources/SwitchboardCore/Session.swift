@@ -1,0 +1,255 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import NIOCore
+import NIOPosix
+import Synchronization
+
+public enum SessionRole: String, Sendable, Codable, CaseIterable {
+    /// Accepted by one of our listeners.
+    case server
+    /// Opened by us to somebody else's server.
+    case client
+}
+
+public enum SessionState: String, Sendable, Codable, CaseIterable {
+    case open, closed
+}
+
+/// Why a session ended, in the words the API and history use.
+public enum CloseReason: Sendable, Hashable, CustomStringConvertible {
+    /// We closed it: an operator, a reply-and-close listener, or shutdown.
+    case local
+    /// The peer closed its end in order (FIN).
+    case peer
+    /// The peer reset the connection (RST).
+    case reset
+    case error(String)
+
+    public var description: String {
+        switch self {
+        case .local: "local"
+        case .peer: "peer"
+        case .reset: "reset"
+        case .error(let text): "error: \(text)"
+        }
+    }
+}
+
+/// A point-in-time copy of a session, safe to hand to the API, the log or the history.
+public struct SessionInfo: Sendable {
+    public let id: SessionID
+    public let role: SessionRole
+    public let listener: String?
+    public let name: String?
+    public let localAddress: String?
+    public let remoteAddress: String?
+    public let state: SessionState
+    public let openedAt: Date
+    public let closedAt: Date?
+    public let closeReason: CloseReason?
+    public let bytesIn: UInt64
+    public let bytesOut: UInt64
+}
+
+/// How a session treats what it receives.
+enum SessionBehaviour: Sendable {
+    case echo
+    case reply(ByteBuffer, closeAfterReply: Bool)
+    /// An operator reads and writes it through the API (hold listeners, outbound sessions).
+    case interactive
+}
+
+/// One TCP or unix-socket connection, in either role.
+///
+/// The channel handler updates it on the event loop; the API reads it from anywhere, so its
+/// mutable part sits behind one lock, held only for counter updates and transcript edits.
+public final class Session: Sendable {
+    public let id: SessionID
+    public let role: SessionRole
+    public let listener: String?
+    public let name: String?
+    public let openedAt: Date
+    public let localAddress: String?
+    public let remoteAddress: String?
+    let channel: any Channel
+    let behaviour: SessionBehaviour
+
+    /// Past this much unread inbound data the session stops reading from its peer.
+    public static let unreadLimit = 1 << 20
+
+    private struct Mutable {
+        var transcript: Transcript
+        var bytesIn: UInt64 = 0
+        var bytesOut: UInt64 = 0
+        var closedAt: Date?
+        var closeReason: CloseReason?
+        var readPaused = false
+        var waiters: [Int: CheckedContinuation<Void, Never>] = [:]
+        var nextWaiter = 0
+
+        mutating func takeWaiters() -> [CheckedContinuation<Void, Never>] {
+            guard !waiters.isEmpty else { return [] }
+            defer { waiters.removeAll(keepingCapacity: true) }
+            return Array(waiters.values)
+        }
+    }
+    private let mutable: Mutex<Mutable>
+
+    init(id: SessionID, role: SessionRole, listener: String?, name: String?, channel: any Channel, behaviour: SessionBehaviour, openedAt: Date) {
+        self.id = id
+        self.role = role
+        self.listener = listener
+        self.name = name
+        self.channel = channel
+        self.behaviour = behaviour
+        self.openedAt = openedAt
+        self.localAddress = Endpoint.describe(channel.localAddress)
+        self.remoteAddress = Endpoint.describe(channel.remoteAddress)
+        let operatorReads: Bool
+        let retention: Int
+        switch behaviour {
+        case .interactive: (operatorReads, retention) = (true, 1 << 20)
+        // Nobody is expected to read an echo or reply session; keep a short look-back only.
+        case .echo, .reply: (operatorReads, retention) = (false, 64 * 1024)
+        }
+        mutable = Mutex(Mutable(transcript: Transcript(operatorReads: operatorReads, retention: retention)))
+    }
+
+    public var info: SessionInfo {
+        mutable.withLock { m in
+            SessionInfo(
+                id: id, role: role, listener: listener, name: name,
+                localAddress: localAddress, remoteAddress: remoteAddress,
+                state: m.closedAt == nil ? .open : .closed,
+                openedAt: openedAt, closedAt: m.closedAt, closeReason: m.closeReason,
+                bytesIn: m.bytesIn, bytesOut: m.bytesOut
+            )
+        }
+    }
+
+    public var isOpen: Bool { mutable.withLock { $0.closedAt == nil } }
+    var bytes: (in: UInt64, out: UInt64) { mutable.withLock { ($0.bytesIn, $0.bytesOut) } }
+    var retainedBytes: Int { mutable.withLock { $0.transcript.retainedBytes } }
+
+    // MARK: Called by the channel handler, on the event loop
+
+    /// Records received bytes; answers whether the handler should stop reading from the peer.
+    func received(_ data: ByteBuffer) -> Bool {
+        let (pause, waiters) = mutable.withLock { m in
+            m.bytesIn += UInt64(data.readableBytes)
+            m.transcript.append(.in, data, at: Date())
+            if m.transcript.unreadInboundBytes >= Self.unreadLimit { m.readPaused = true }
+            return (m.readPaused, m.takeWaiters())
+        }
+        waiters.forEach { $0.resume() }
+        return pause
+    }
+
+    func sent(_ data: ByteBuffer) {
+        let waiters = mutable.withLock { m in
+            m.bytesOut += UInt64(data.readableBytes)
+            m.transcript.append(.out, data, at: Date())
+            return m.takeWaiters()
+        }
+        waiters.forEach { $0.resume() }
+    }
+
+    /// Notes why the session is ending; the first reason given wins.
+    func noteCloseReason(_ reason: CloseReason) {
+        mutable.withLock { m in
+            if m.closeReason == nil && m.closedAt == nil { m.closeReason = reason }
+        }
+    }
+
+    /// Marks the session closed; answers false when it already was.
+    func markClosed() -> Bool {
+        let (changed, waiters) = mutable.withLock { m -> (Bool, [CheckedContinuation<Void, Never>]) in
+            guard m.closedAt == nil else { return (false, []) }
+            m.closedAt = Date()
+            if m.closeReason == nil { m.closeReason = .peer }
+            return (true, m.takeWaiters())
+        }
+        waiters.forEach { $0.resume() }
+        return changed
+    }
+
+    // MARK: Called by the API
+
+    /// Writes bytes to the peer; returns once they are handed to the socket.
+    func send(_ data: ByteBuffer) async throws(SwitchboardError) {
+        guard isOpen else { throw .sessionClosed(id) }
+        do {
+            try await channel.writeAndFlush(data).get()
+        } catch {
+            throw isOpen ? SwitchboardError(.sessionClosed, "session \(id) could not write: \(error)") : .sessionClosed(id)
+        }
+    }
+
+    /// Messages after `after`; with a `wait`, long-polls until one arrives, the session closes
+    /// or the time is up.
+    func messages(after: UInt64, wait: Duration, maxBytes: Int) async -> MessagePage {
+        let deadline = ContinuousClock.now + wait
+        while true {
+            let page = takePage(after: after, maxBytes: maxBytes)
+            if !page.messages.isEmpty || !isOpen || ContinuousClock.now >= deadline || Task.isCancelled { return page }
+            await waitForChange(until: deadline, after: after)
+        }
+    }
+
+    private func takePage(after: UInt64, maxBytes: Int) -> MessagePage {
+        let (page, resume) = mutable.withLock { m -> (MessagePage, Bool) in
+            let page = m.transcript.page(after: after, maxBytes: maxBytes)
+            var resume = false
+            if m.readPaused && m.transcript.unreadInboundBytes < Self.unreadLimit {
+                m.readPaused = false
+                resume = true
+            }
+            return (page, resume)
+        }
+        if resume { channel.pipeline.fireUserInboundEventTriggered(SessionHandler.ResumeReading()) }
+        return page
+    }
+
+    /// Suspends until the transcript or state changes, the deadline passes or the task is cancelled.
+    private func waitForChange(until deadline: ContinuousClock.Instant, after: UInt64) async {
+        await withTaskGroup(of: Void.self) { group in
+            let key = mutable.withLock { m -> Int in m.nextWaiter += 1; return m.nextWaiter }
+            group.addTask {
+                await withTaskCancellationHandler {
+                    await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                        let ready = self.mutable.withLock { m -> Bool in
+                            if m.closedAt != nil || m.transcript.lastSeq > after || Task.isCancelled { return true }
+                            m.waiters[key] = continuation
+                            return false
+                        }
+                        if ready { continuation.resume() }
+                    }
+                } onCancel: {
+                    self.mutable.withLock { $0.waiters.removeValue(forKey: key) }?.resume()
+                }
+            }
+            group.addTask {
+                try? await Task.sleep(until: deadline, clock: .continuous)
+            }
+            await group.next()
+            group.cancelAll()
+        }
+    }
+
+    /// Closes the connection: in order (FIN), or with `reset` an RST (SO_LINGER 0).
+    func close(reset: Bool) async {
+        noteCloseReason(.local)
+        if reset {
+            try? await (channel as? any SocketOptionProvider)?.setSoLinger(linger(l_onoff: 1, l_linger: 0)).get()
+        }
+        try? await channel.close().get()
+    }
+}
+
+extension Session: Hashable {
+    public static func == (a: Session, b: Session) -> Bool { a === b }
+    public func hash(into hasher: inout Hasher) { hasher.combine(ObjectIdentifier(self)) }
+}
+

@@ -1,0 +1,122 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import NIOCore
+import NIOPosix
+
+/// The one handler on every session channel: counts and records bytes, carries out the
+/// listener's mode, and reports how the connection ended.
+///
+/// It stays on the hot path of echo and reply listeners, so it does its work inline with no
+/// allocations beyond the transcript entry.
+final class SessionHandler: ChannelDuplexHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    /// Fired through the pipeline when an operator has read enough to take more from the peer.
+    struct ResumeReading: Sendable {}
+
+    private let session: Session
+    private let onClose: @Sendable (Session) -> Void
+    /// Set when the handler has held back a `read()`, for unread data or an unwritable peer.
+    private var readPending = false
+    private var pausedForOperator = false
+    private var pausedForWritability = false
+    private var closeAfterFlush = false
+
+    init(session: Session, onClose: @escaping @Sendable (Session) -> Void) {
+        self.session = session
+        self.onClose = onClose
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let buffer = unwrapInboundIn(data)
+        switch session.behaviour {
+        case .echo:
+            _ = session.received(buffer)
+            session.sent(buffer)
+            context.write(wrapOutboundOut(buffer), promise: nil)
+        case .reply(let reply, let closeAfterReply):
+            _ = session.received(buffer)
+            guard !closeAfterFlush else { return }
+            session.sent(reply)
+            if closeAfterReply {
+                closeAfterFlush = true
+                session.noteCloseReason(.local)
+                context.writeAndFlush(wrapOutboundOut(reply)).assumeIsolated().whenComplete { _ in
+                    context.close(promise: nil)
+                }
+            } else {
+                context.write(wrapOutboundOut(reply), promise: nil)
+            }
+        case .interactive:
+            if session.received(buffer) { pausedForOperator = true }
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        context.flush()
+        context.fireChannelReadComplete()
+    }
+
+    // Operator sends come through here so that they are counted once they reach the socket.
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        session.sent(unwrapOutboundIn(data))
+        context.write(data, promise: promise)
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if pausedForOperator || pausedForWritability {
+            readPending = true
+        } else {
+            context.read()
+        }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        // An echo peer that does not read what it gets back must not make us buffer without end.
+        pausedForWritability = !context.channel.isWritable
+        resumeIfPossible(context: context)
+        context.fireChannelWritabilityChanged()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is ResumeReading {
+            pausedForOperator = false
+            resumeIfPossible(context: context)
+        } else {
+            context.fireUserInboundEventTriggered(event)
+        }
+    }
+
+    private func resumeIfPossible(context: ChannelHandlerContext) {
+        if readPending && !pausedForOperator && !pausedForWritability {
+            readPending = false
+            context.read()
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        session.noteCloseReason(Self.reason(for: error))
+        context.close(promise: nil)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        if session.markClosed() { onClose(session) }
+        context.fireChannelInactive()
+    }
+
+    static func reason(for error: any Error) -> CloseReason {
+        if let io = error as? IOError {
+            switch io.errnoCode {
+            case ECONNRESET, EPIPE: return .reset
+            case ETIMEDOUT: return .error("timed out")
+            default: return .error(io.description)
+            }
+        }
+        return .error("\(error)")
+    }
+}

@@ -1,0 +1,65 @@
+import Foundation
+
+/// A session's id: a ULID (48-bit millisecond time, 80 random bits, Crockford base32).
+/// Unique across restarts without coordination, and sorts by the time the session opened,
+/// which the history uses for stable newest-first pages.
+public struct SessionID: Sendable, Hashable, Comparable, CustomStringConvertible, Codable {
+    public let rawValue: String
+
+    public init?(_ text: String) {
+        guard text.utf8.count == 26, text.utf8.allSatisfy({ Self.decodeTable[Int($0)] != 0xFF }) else { return nil }
+        rawValue = text.uppercased()
+    }
+
+    public static func make(at date: Date = Date()) -> SessionID {
+        let millis = UInt64(max(0, date.timeIntervalSince1970 * 1000))
+        var rng = SystemRandomNumberGenerator()
+        let high = UInt16.random(in: .min ... .max, using: &rng)
+        let low = UInt64.random(in: .min ... .max, using: &rng)
+        var chars = [UInt8](repeating: 0, count: 26)
+        // 10 characters of time (50 bits, top 2 zero) then 16 characters of randomness (80 bits).
+        for i in 0..<10 { chars[9 - i] = alphabet[Int((millis >> (5 * UInt64(i))) & 31)] }
+        // 80 random bits = high (16) ++ low (64), taken 5 bits at a time from the least significant end.
+        for i in 0..<16 {
+            let shift = 5 * i
+            let bits: UInt64
+            if shift + 5 <= 64 {
+                bits = (low >> UInt64(shift)) & 31
+            } else if shift >= 64 {
+                bits = (UInt64(high) >> UInt64(shift - 64)) & 31
+            } else {
+                bits = ((low >> UInt64(shift)) | (UInt64(high) << UInt64(64 - shift))) & 31
+            }
+            chars[25 - i] = alphabet[Int(bits)]
+        }
+        return SessionID(unchecked: String(decoding: chars, as: UTF8.self))
+    }
+
+    private init(unchecked: String) { rawValue = unchecked }
+
+    public var description: String { rawValue }
+    public static func < (a: SessionID, b: SessionID) -> Bool { a.rawValue < b.rawValue }
+
+    public init(from decoder: any Decoder) throws {
+        let text = try decoder.singleValueContainer().decode(String.self)
+        guard let id = SessionID(text) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "not a session id"))
+        }
+        self = id
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(rawValue)
+    }
+
+    private static let alphabet = Array("0123456789ABCDEFGHJKMNPQRSTVWXYZ".utf8)
+    private static let decodeTable: [UInt8] = {
+        var table = [UInt8](repeating: 0xFF, count: 256)
+        for (i, c) in alphabet.enumerated() {
+            table[Int(c)] = UInt8(i)
+            table[Int(Character(UnicodeScalar(c)).lowercased().utf8.first!)] = UInt8(i)
+        }
+        return table
+    }()
+}

@@ -1,0 +1,26 @@
+/// Everything the core refuses, with the words an operator needs to fix the request.
+public struct SwitchboardError: Error, Sendable, CustomStringConvertible {
+    public enum Kind: Sendable, Equatable {
+        case invalidArgument
+        case notFound
+        case nameTaken
+        case addressInUse
+        case sessionClosed
+        case connectRefused
+        case connectTimeout
+        case shuttingDown
+    }
+
+    public let kind: Kind
+    public let message: String
+    public var description: String { message }
+
+    public init(_ kind: Kind, _ message: String) {
+        self.kind = kind
+        self.message = message
+    }
+
+    static func sessionClosed(_ id: SessionID) -> SwitchboardError {
+        SwitchboardError(.sessionClosed, "session \(id) is closed")
+    }
+}

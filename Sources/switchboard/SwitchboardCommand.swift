@@ -1,0 +1,14 @@
+import ArgumentParser
+
+@main
+struct SwitchboardCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "switchboard",
+        abstract: "Named TCP listeners and outbound sessions, driven over a JSON HTTP API.",
+        discussion: """
+            switchboard serve starts the service. Operators then create listeners and open \
+            sessions with curl against its control API (see the README).
+            """,
+        subcommands: [Serve.self]
+    )
+}
