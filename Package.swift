@@ -53,10 +53,20 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // Real-socket helpers shared by the test targets: a TCP peer, an HTTP client, a deadline.
+        .target(
+            name: "SwitchboardTestSupport",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            path: "Tests/Support"
+        ),
         .testTarget(
             name: "SwitchboardCoreTests",
             dependencies: [
                 "SwitchboardCore",
+                "SwitchboardTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
@@ -66,14 +76,17 @@ let package = Package(
             dependencies: [
                 "SwitchboardAPI",
                 "SwitchboardCore",
+                "SwitchboardTestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
+        // Starts the built binary and talks to it over HTTP, as an operator would.
         .testTarget(
             name: "EndToEndTests",
             dependencies: [
                 "switchboard",
+                "SwitchboardTestSupport",
             ]
         ),
     ]
