@@ -79,6 +79,7 @@ let package = Package(
                 "SwitchboardTestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         // Starts the built binary and talks to it over HTTP, as an operator would.

@@ -33,7 +33,7 @@ final class RouteTable: Sendable {
         return routes.withLock { routes in
             routes.filter { route in
                 route.1.components.count == components.count && zip(route.1.components, components).allSatisfy { $0 ~= $1 }
-            }.map(\.0.rawValue)
+            }.map(\.0.rawValue).sorted()
         }
     }
 }

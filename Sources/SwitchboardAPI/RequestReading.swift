@@ -71,7 +71,8 @@ enum RequestReading {
         case .valueNotFound(let type, let context):
             return APIError(.badRequest, "invalid_type", "field '\(path(context))' must be \(typeName(type)), not null")
         case .dataCorrupted(let context):
-            return APIError(.badRequest, "invalid_value", "field '\(path(context))' is out of range or malformed")
+            let field = path(context)
+            return APIError(.badRequest, "invalid_value", field.isEmpty ? "a value in the body is out of range: \(context.debugDescription)" : "field '\(field)' is out of range or malformed")
         @unknown default:
             return APIError(.badRequest, "invalid_value", "\(error)")
         }

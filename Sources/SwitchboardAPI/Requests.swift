@@ -6,7 +6,7 @@ struct CreateListenerRequest: StrictRequest {
     var reply: String?
     var replyEncoding: String?
     var closeAfterReply: Bool?
-    var maxSessions: Int?
+    var maxSessions: WholeNumber?
 
     typealias Field = CodingKeys
     enum CodingKeys: String, CodingKey, CaseIterable {
@@ -23,7 +23,7 @@ struct ConnectRequest: StrictRequest {
     var name: String?
     var send: String?
     var encoding: String?
-    var connectTimeoutMs: Int?
+    var connectTimeoutMs: WholeNumber?
 
     typealias Field = CodingKeys
     enum CodingKeys: String, CodingKey, CaseIterable {
@@ -40,5 +40,20 @@ struct SendRequest: StrictRequest {
     typealias Field = CodingKeys
     enum CodingKeys: String, CodingKey, CaseIterable {
         case data, encoding
+    }
+}
+
+/// An integer field. Foundation reports `1.5` for an `Int` without saying which field it was;
+/// decoding the number first keeps the field's name in the error.
+struct WholeNumber: Decodable, Sendable {
+    let value: Int
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        let number = try container.decode(Double.self)
+        guard let value = Int(exactly: number) else {
+            throw DecodingError.typeMismatch(Int.self, .init(codingPath: decoder.codingPath, debugDescription: "\(number) is not a whole number"))
+        }
+        self.value = value
     }
 }

@@ -95,6 +95,9 @@ enum StrictJSON {
             let key = text.split(separator: "'").dropFirst().first.map { String($0).trimmingQuotes } ?? "?"
             return APIError(.badRequest, "duplicate_key", "key '\(key)' appears more than once")
         }
+        if text.hasPrefix("too big integer") || text.hasPrefix("real number overflow") {
+            return APIError(.badRequest, "invalid_value", "a number at line \(error.line), column \(error.column) is too large")
+        }
         if text.hasPrefix("maximum parsing depth reached") {
             return APIError(.badRequest, "too_deep", "the body nests deeper than \(maxDepth) levels")
         }

@@ -80,9 +80,9 @@ struct ListenersController {
         default:
             throw APIError.invalid("mode must be one of \(modes.joined(separator: ", ")), not '\(body.mode)'")
         }
-        if let max = body.maxSessions, !(1...1_000_000).contains(max) {
+        if let max = body.maxSessions?.value, !(1...1_000_000).contains(max) {
             throw APIError.invalid("max_sessions must be from 1 to 1000000")
         }
-        return ListenerSpec(name: body.name, address: address, mode: mode, maxSessions: body.maxSessions)
+        return ListenerSpec(name: body.name, address: address, mode: mode, maxSessions: body.maxSessions?.value)
     }
 }

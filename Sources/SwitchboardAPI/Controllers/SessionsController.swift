@@ -34,7 +34,7 @@ struct SessionsController {
         } else if body.encoding != nil {
             throw APIError.invalid("encoding is only for send")
         }
-        if let timeout = body.connectTimeoutMs {
+        if let timeout = body.connectTimeoutMs?.value {
             guard (1...300_000).contains(timeout) else { throw APIError.invalid("connect_timeout_ms must be from 1 to 300000") }
             spec.connectTimeout = .milliseconds(timeout)
         }
