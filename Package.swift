@@ -88,7 +88,8 @@ let package = Package(
             dependencies: [
                 "switchboard",
                 "SwitchboardTestSupport",
-            ]
+            ],
+            exclude: ["SeedPeers"]
         ),
     ]
 )

@@ -1,4 +1,7 @@
 import ArgumentParser
+#if canImport(Glibc)
+import Glibc
+#endif
 import Hummingbird
 import Logging
 import NIOCore
@@ -68,7 +71,13 @@ struct Serve: AsyncParsableCommand {
             )
         )
         logger.info("switchboard \(ServiceInfo.version) starting", metadata: ["api": "\(api)", "db": "\(db)"])
-        try await serviceGroup.run()
+        do {
+            try await serviceGroup.run()
+        } catch let error as IOError where error.errnoCode == EADDRINUSE {
+            throw StartFailure("cannot listen for the API on \(api): the address is already in use")
+        } catch let error as IOError where error.errnoCode == EACCES {
+            throw StartFailure("cannot listen for the API on \(api): permission denied")
+        }
         logger.info("switchboard stopped")
     }
 }
@@ -84,3 +93,9 @@ struct CoreService: Service {
 }
 
 extension Logger.Level: @retroactive ExpressibleByArgument {}
+
+/// A reason the service could not start, printed as it is.
+struct StartFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}

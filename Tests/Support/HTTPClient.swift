@@ -23,6 +23,9 @@ public struct HTTPResult: Sendable {
         }
     }
 
+    /// A top-level field of the JSON body.
+    public subscript(_ key: String) -> Any? { (try? json)?[key] }
+
     /// `error.code` of the API's error shape.
     public var errorCode: String? {
         ((try? json)?["error"] as? [String: Any])?["code"] as? String

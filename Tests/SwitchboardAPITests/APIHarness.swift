@@ -44,6 +44,3 @@ func withAPI(_ body: (HTTPClient, Switchboard) async throws -> Void) async throw
     }
 }
 
-extension HTTPResult {
-    subscript(_ key: String) -> Any? { (try? json)?[key] }
-}

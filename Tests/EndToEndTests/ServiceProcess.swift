@@ -1,0 +1,77 @@
+import Foundation
+import SwitchboardTestSupport
+import Synchronization
+
+/// The built `switchboard` binary, started as an operator would start it.
+final class ServiceProcess: Sendable {
+    let process: Process
+    private let log: LineCollector
+    let directory: URL
+
+    static var binary: URL {
+        // SwiftPM puts test bundles beside the products they depend on.
+        let candidates = [
+            Bundle.main.bundleURL.appendingPathComponent("switchboard"),
+            Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("switchboard"),
+        ]
+        return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) } ?? candidates[0]
+    }
+
+    /// Starts `switchboard serve` on 127.0.0.1:0 in a fresh folder and waits until its API answers.
+    static func start(_ extra: [String] = []) async throws -> ServiceProcess {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("switchboard-e2e-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let service = try ServiceProcess(arguments: ["serve", "--api", "127.0.0.1:0", "--db", directory.appendingPathComponent("history.sqlite3").path] + extra, directory: directory)
+        try await eventually("the API address in the log:\n\(service.output)") { service.apiPort != nil || !service.process.isRunning }
+        guard service.apiPort != nil else { throw TimedOut("switchboard exited: \(service.output)") }
+        return service
+    }
+
+    init(arguments: [String], directory: URL) throws {
+        self.directory = directory
+        process = Process()
+        process.executableURL = Self.binary
+        process.arguments = arguments
+        process.currentDirectoryURL = directory
+        let pipe = Pipe()
+        process.standardError = pipe
+        process.standardOutput = pipe
+        log = LineCollector(pipe)
+        try process.run()
+    }
+
+    var output: String { log.text }
+
+    var apiPort: Int? {
+        guard let line = output.split(separator: "\n").first(where: { $0.contains("control API listening on ") }),
+              let port = line.split(separator: ":").last.flatMap({ Int($0.trimmingCharacters(in: .whitespaces)) }) else { return nil }
+        return port
+    }
+
+    var api: HTTPClient { HTTPClient(port: apiPort!) }
+
+    func signal(_ number: Int32) { kill(process.processIdentifier, number) }
+
+    /// Waits for the process to exit and returns its status.
+    func waitForExit(timeout: Duration = .seconds(15)) async throws -> Int32 {
+        try await eventually("switchboard to exit", timeout: timeout) { !process.isRunning }
+        return process.terminationStatus
+    }
+
+    func stop() async {
+        if process.isRunning {
+            signal(SIGKILL)
+            _ = try? await waitForExit()
+        }
+        try? FileManager.default.removeItem(at: directory)
+    }
+}
+
+/// Runs the built binary to completion, for `--help` and refusals at start.
+func runSwitchboard(_ arguments: [String]) async throws -> (status: Int32, output: String) {
+    let directory = FileManager.default.temporaryDirectory
+    let service = try ServiceProcess(arguments: arguments, directory: directory)
+    let status = try await service.waitForExit()
+    try await eventually("the output to be read") { !service.output.isEmpty }
+    return (status, service.output)
+}
