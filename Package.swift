@@ -13,6 +13,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         // libjansson from Debian's libjansson-dev: the strict check of request bodies.
@@ -30,11 +31,28 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The session history in SQLite (GRDB on the system libsqlite3): migrations, the batched
+        // writer, queries. Knows the core's types, never its sockets.
+        .target(
+            name: "SwitchboardHistory",
+            dependencies: [
+                "SwitchboardCore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            plugins: ["EmbedMigrations"]
+        ),
+        // Turns migrations/*.sql into Swift source at build time (see Plugins/EmbedMigrations).
+        .executableTarget(name: "embed-migrations"),
+        .plugin(name: "EmbedMigrations", capability: .buildTool(), dependencies: ["embed-migrations"]),
         // The JSON-over-HTTP control API on Hummingbird.
         .target(
             name: "SwitchboardAPI",
             dependencies: [
                 "SwitchboardCore",
+                "SwitchboardHistory",
                 "CJansson",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -45,6 +63,7 @@ let package = Package(
             name: "switchboard",
             dependencies: [
                 "SwitchboardCore",
+                "SwitchboardHistory",
                 "SwitchboardAPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -72,10 +91,21 @@ let package = Package(
             ]
         ),
         .testTarget(
+            name: "SwitchboardHistoryTests",
+            dependencies: [
+                "SwitchboardHistory",
+                "SwitchboardCore",
+                "SwitchboardTestSupport",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(
             name: "SwitchboardAPITests",
             dependencies: [
                 "SwitchboardAPI",
                 "SwitchboardCore",
+                "SwitchboardHistory",
                 "SwitchboardTestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -48,6 +48,7 @@ extension APIError {
         case .connectRefused: self.init(.badGateway, "connect_failed", error.message)
         case .connectTimeout: self.init(.gatewayTimeout, "connect_timeout", error.message)
         case .shuttingDown: self.init(.serviceUnavailable, "shutting_down", error.message)
+        case .storageUnavailable: self.init(.serviceUnavailable, "storage_unavailable", error.message)
         }
     }
 }

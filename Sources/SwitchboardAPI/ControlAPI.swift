@@ -2,21 +2,24 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import SwitchboardCore
+import SwitchboardHistory
 import Synchronization
 
 /// The JSON-over-HTTP control API: builds the responder that the HTTP server runs.
 public enum ControlAPI {
-    public static func responder(switchboard: Switchboard, service: ServiceInfo, logger: Logger) -> some HTTPResponder<BasicRequestContext> {
+    public static func responder(switchboard: Switchboard, history: HistoryDatabase, service: ServiceInfo, logger: Logger) -> some HTTPResponder<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
         let routeTable = RouteTable()
         // First, so that it wraps every route and the router's own not-found answer.
         router.add(middleware: ErrorMiddleware(routes: routeTable, logger: logger))
         let serviceRoutes = ServiceController(switchboard: switchboard, service: service)
         router.get("healthz", use: serviceRoutes.health)
+        router.get("readyz", use: serviceRoutes.ready)
         let v1 = router.group("v1")
         v1.get("info", use: serviceRoutes.info)
         ListenersController(switchboard: switchboard).addRoutes(to: v1.group("listeners"))
         SessionsController(switchboard: switchboard).addRoutes(to: v1.group("sessions"))
+        HistoryController(history: history).addRoutes(to: v1.group("history"))
         routeTable.set(router.routes.map { ($0.method, $0.path) })
         return router.buildResponder()
     }

@@ -7,10 +7,11 @@ struct CreateListenerRequest: StrictRequest {
     var replyEncoding: String?
     var closeAfterReply: Bool?
     var maxSessions: WholeNumber?
+    var capture: Bool?
 
     typealias Field = CodingKeys
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case name, address, mode, reply
+        case name, address, mode, reply, capture
         case replyEncoding = "reply_encoding"
         case closeAfterReply = "close_after_reply"
         case maxSessions = "max_sessions"
@@ -24,10 +25,11 @@ struct ConnectRequest: StrictRequest {
     var send: String?
     var encoding: String?
     var connectTimeoutMs: WholeNumber?
+    var capture: Bool?
 
     typealias Field = CodingKeys
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case connect, name, send, encoding
+        case connect, name, send, encoding, capture
         case connectTimeoutMs = "connect_timeout_ms"
     }
 }

@@ -14,10 +14,14 @@ struct SessionResponse: Encodable {
         case closeReason = "close_reason"
         case bytesIn = "bytes_in"
         case bytesOut = "bytes_out"
+        case capture
+        case captureTruncated = "capture_truncated"
     }
 
     func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(info.capture, forKey: .capture)
+        try c.encode(info.captureTruncated, forKey: .captureTruncated)
         try c.encode(info.id.rawValue, forKey: .id)
         try c.encode(info.role.rawValue, forKey: .role)
         try c.encode(info.listener, forKey: .listener)
@@ -25,8 +29,8 @@ struct SessionResponse: Encodable {
         try c.encode(info.localAddress, forKey: .localAddress)
         try c.encode(info.remoteAddress, forKey: .remoteAddress)
         try c.encode(info.state.rawValue, forKey: .state)
-        try c.encode(Timestamp.format(info.openedAt), forKey: .openedAt)
-        try c.encode(info.closedAt.map(Timestamp.format), forKey: .closedAt)
+        try c.encode(RFC3339.format(info.openedAt), forKey: .openedAt)
+        try c.encode(info.closedAt.map(RFC3339.format), forKey: .closedAt)
         try c.encode(info.closeReason?.description, forKey: .closeReason)
         try c.encode(info.bytesIn, forKey: .bytesIn)
         try c.encode(info.bytesOut, forKey: .bytesOut)
@@ -37,7 +41,7 @@ struct ListenerResponse: Encodable {
     let info: ListenerInfo
 
     enum CodingKeys: String, CodingKey {
-        case name, mode, address, state, reply
+        case name, mode, address, state, reply, error, capture
         case requestedAddress = "requested_address"
         case replyEncoding = "reply_encoding"
         case closeAfterReply = "close_after_reply"
@@ -56,7 +60,9 @@ struct ListenerResponse: Encodable {
         try c.encode(info.mode.name, forKey: .mode)
         try c.encode(info.address, forKey: .address)
         try c.encode(info.requestedAddress.description, forKey: .requestedAddress)
-        try c.encode(info.active ? "listening" : "stopped", forKey: .state)
+        try c.encode(info.state.rawValue, forKey: .state)
+        try c.encode(info.error, forKey: .error)
+        try c.encode(info.capture, forKey: .capture)
         if case .reply(let reply, let closeAfterReply) = info.mode {
             let (text, encoding) = DataEncoding.encode(reply, as: nil)
             try c.encode(text, forKey: .reply)
@@ -64,7 +70,7 @@ struct ListenerResponse: Encodable {
             try c.encode(closeAfterReply, forKey: .closeAfterReply)
         }
         try c.encode(info.maxSessions, forKey: .maxSessions)
-        try c.encode(Timestamp.format(info.createdAt), forKey: .createdAt)
+        try c.encode(RFC3339.format(info.createdAt), forKey: .createdAt)
         try c.encode(info.openSessions, forKey: .openSessions)
         try c.encode(info.totalSessions, forKey: .totalSessions)
         try c.encode(info.rejectedSessions, forKey: .rejectedSessions)
@@ -108,7 +114,7 @@ struct MessagesResponse: Encodable {
     init(page: MessagePage, state: SessionState, encoding: DataEncoding?) {
         messages = page.messages.map { message in
             let (text, used) = DataEncoding.encode(message.data, as: encoding)
-            return Item(seq: message.seq, direction: message.direction.rawValue, at: Timestamp.format(message.at), data: text, encoding: used.rawValue, bytes: message.data.readableBytes)
+            return Item(seq: message.seq, direction: message.direction.rawValue, at: RFC3339.format(message.at), data: text, encoding: used.rawValue, bytes: message.data.readableBytes)
         }
         next = page.next
         firstSeq = page.firstRetained

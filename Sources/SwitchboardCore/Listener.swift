@@ -34,12 +34,15 @@ public struct ListenerSpec: Sendable {
     public var address: Endpoint
     public var mode: ListenerMode
     public var maxSessions: Int?
+    /// Record the bytes of every accepted session into the history.
+    public var capture: Bool
 
-    public init(name: String, address: Endpoint, mode: ListenerMode, maxSessions: Int? = nil) {
+    public init(name: String, address: Endpoint, mode: ListenerMode, maxSessions: Int? = nil, capture: Bool = false) {
         self.name = name
         self.address = address
         self.mode = mode
         self.maxSessions = maxSessions
+        self.capture = capture
     }
 
     /// 1-64 characters of `[A-Za-z0-9._-]`, not starting with a dot (names end up in paths and logs).
@@ -60,6 +63,12 @@ extension UInt8 {
 }
 
 public struct ListenerInfo: Sendable {
+    public enum State: String, Sendable {
+        case listening
+        case stopped
+        /// Restored at start-up but its address could not be bound.
+        case failed
+    }
     public let name: String
     public let mode: ListenerMode
     /// The address the kernel bound, with the real port when 0 was asked for.
@@ -72,7 +81,18 @@ public struct ListenerInfo: Sendable {
     public let rejectedSessions: UInt64
     public let bytesIn: UInt64
     public let bytesOut: UInt64
-    public let active: Bool
+    public let state: State
+    public let capture: Bool
+    /// Why a restored listener could not be bound.
+    public let error: String?
+
+    static func failed(_ spec: ListenerSpec, createdAt: Date, error: String) -> ListenerInfo {
+        ListenerInfo(
+            name: spec.name, mode: spec.mode, address: spec.address.description, requestedAddress: spec.address,
+            maxSessions: spec.maxSessions, createdAt: createdAt, openSessions: 0, totalSessions: 0,
+            rejectedSessions: 0, bytesIn: 0, bytesOut: 0, state: .failed, capture: spec.capture, error: error
+        )
+    }
 }
 
 /// A bound server socket and the sessions it accepted.
@@ -107,6 +127,10 @@ final class Listener: Sendable {
     }
 
     var channel: (any Channel)? { mutable.withLock { $0.channel } }
+
+    var boundEndpoint: Endpoint? {
+        mutable.withLock { $0.boundAddress }.flatMap { try? Endpoint(parsing: $0) }
+    }
 
     /// Admits a new connection unless `max_sessions` is reached; refused ones are counted.
     func admit(_ session: Session) -> Bool {
@@ -148,7 +172,8 @@ final class Listener: Sendable {
             name: spec.name, mode: spec.mode, address: boundAddress ?? spec.address.description,
             requestedAddress: spec.address, maxSessions: spec.maxSessions, createdAt: createdAt,
             openSessions: open.count, totalSessions: counters.0, rejectedSessions: counters.1,
-            bytesIn: bytesIn, bytesOut: bytesOut, active: active
+            bytesIn: bytesIn, bytesOut: bytesOut, state: active ? .listening : .stopped,
+            capture: spec.capture, error: nil
         )
     }
 }

@@ -51,6 +51,50 @@ public struct SessionInfo: Sendable {
     public let closeReason: CloseReason?
     public let bytesIn: UInt64
     public let bytesOut: UInt64
+    /// Whether its bytes are recorded into the history, and whether the cap cut that short.
+    public let capture: Bool
+    public let captureTruncated: Bool
+
+    public init(
+        id: SessionID, role: SessionRole, listener: String?, name: String?, localAddress: String?, remoteAddress: String?,
+        state: SessionState, openedAt: Date, closedAt: Date?, closeReason: CloseReason?, bytesIn: UInt64, bytesOut: UInt64,
+        capture: Bool, captureTruncated: Bool
+    ) {
+        self.id = id
+        self.role = role
+        self.listener = listener
+        self.name = name
+        self.localAddress = localAddress
+        self.remoteAddress = remoteAddress
+        self.state = state
+        self.openedAt = openedAt
+        self.closedAt = closedAt
+        self.closeReason = closeReason
+        self.bytesIn = bytesIn
+        self.bytesOut = bytesOut
+        self.capture = capture
+        self.captureTruncated = captureTruncated
+    }
+}
+
+/// A piece of a session's conversation, recorded when capture is on.
+public struct CapturedChunk: Sendable {
+    public let sessionID: SessionID
+    /// Numbered per session from 1, in the order the bytes moved.
+    public let seq: UInt64
+    public let direction: Message.Direction
+    public let at: Date
+    public let data: ByteBuffer
+}
+
+/// Where captured bytes go, and how many of them per session.
+public struct CaptureSettings: Sendable {
+    public var limit: Int
+    public var sink: @Sendable (CapturedChunk) -> Void
+    public init(limit: Int, sink: @escaping @Sendable (CapturedChunk) -> Void) {
+        self.limit = limit
+        self.sink = sink
+    }
 }
 
 /// How a session treats what it receives.
@@ -75,6 +119,7 @@ public final class Session: Sendable {
     public let remoteAddress: String?
     let channel: any Channel
     let behaviour: SessionBehaviour
+    let capture: CaptureSettings?
 
     /// Past this much unread inbound data the session stops reading from its peer.
     public static let unreadLimit = 1 << 20
@@ -88,6 +133,24 @@ public final class Session: Sendable {
         var readPaused = false
         var waiters: [Int: CheckedContinuation<Void, Never>] = [:]
         var nextWaiter = 0
+        var capturedBytes = 0
+        var captureSeq: UInt64 = 0
+        var captureTruncated = false
+
+        /// The part of `data` still under the capture cap, numbered; nil once the cap is reached.
+        mutating func capture(_ data: ByteBuffer, limit: Int) -> (UInt64, ByteBuffer)? {
+            guard !captureTruncated else { return nil }
+            let room = limit - capturedBytes
+            var slice = data
+            if data.readableBytes > room {
+                captureTruncated = true
+                guard room > 0 else { return nil }
+                slice = data.getSlice(at: data.readerIndex, length: room)!
+            }
+            capturedBytes += slice.readableBytes
+            captureSeq += 1
+            return (captureSeq, slice)
+        }
 
         mutating func takeWaiters() -> [CheckedContinuation<Void, Never>] {
             guard !waiters.isEmpty else { return [] }
@@ -97,7 +160,8 @@ public final class Session: Sendable {
     }
     private let mutable: Mutex<Mutable>
 
-    init(id: SessionID, role: SessionRole, listener: String?, name: String?, channel: any Channel, behaviour: SessionBehaviour, openedAt: Date) {
+    init(id: SessionID, role: SessionRole, listener: String?, name: String?, channel: any Channel, behaviour: SessionBehaviour, capture: CaptureSettings?, openedAt: Date) {
+        self.capture = capture
         self.id = id
         self.role = role
         self.listener = listener
@@ -124,7 +188,8 @@ public final class Session: Sendable {
                 localAddress: localAddress, remoteAddress: remoteAddress,
                 state: m.closedAt == nil ? .open : .closed,
                 openedAt: openedAt, closedAt: m.closedAt, closeReason: m.closeReason,
-                bytesIn: m.bytesIn, bytesOut: m.bytesOut
+                bytesIn: m.bytesIn, bytesOut: m.bytesOut,
+                capture: capture != nil, captureTruncated: m.captureTruncated
             )
         }
     }
@@ -137,23 +202,27 @@ public final class Session: Sendable {
 
     /// Records received bytes; answers whether the handler should stop reading from the peer.
     func received(_ data: ByteBuffer) -> Bool {
-        let (pause, waiters) = mutable.withLock { m in
+        let now = Date()
+        let (pause, waiters, captured) = mutable.withLock { m in
             m.bytesIn += UInt64(data.readableBytes)
-            m.transcript.append(.in, data, at: Date())
+            m.transcript.append(.in, data, at: now)
             if m.transcript.unreadInboundBytes >= Self.unreadLimit { m.readPaused = true }
-            return (m.readPaused, m.takeWaiters())
+            return (m.readPaused, m.takeWaiters(), capture.flatMap { m.capture(data, limit: $0.limit) })
         }
         waiters.forEach { $0.resume() }
+        if let captured { capture?.sink(CapturedChunk(sessionID: id, seq: captured.0, direction: .in, at: now, data: captured.1)) }
         return pause
     }
 
     func sent(_ data: ByteBuffer) {
-        let waiters = mutable.withLock { m in
+        let now = Date()
+        let (waiters, captured) = mutable.withLock { m in
             m.bytesOut += UInt64(data.readableBytes)
-            m.transcript.append(.out, data, at: Date())
-            return m.takeWaiters()
+            m.transcript.append(.out, data, at: now)
+            return (m.takeWaiters(), capture.flatMap { m.capture(data, limit: $0.limit) })
         }
         waiters.forEach { $0.resume() }
+        if let captured { capture?.sink(CapturedChunk(sessionID: id, seq: captured.0, direction: .out, at: now, data: captured.1)) }
     }
 
     /// Notes why the session is ending; the first reason given wins.

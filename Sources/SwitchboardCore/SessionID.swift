@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// A session's id: a ULID (48-bit millisecond time, 80 random bits, Crockford base32).
 /// Unique across restarts without coordination, and sorts by the time the session opened,
@@ -11,14 +12,25 @@ public struct SessionID: Sendable, Hashable, Comparable, CustomStringConvertible
         rawValue = text.uppercased()
     }
 
+    /// Within one process ids also sort in the order they were made, even within a millisecond
+    /// (the ULID spec's monotonic mode), so a history page boundary never skips a later session.
     public static func make(at date: Date = Date()) -> SessionID {
         let millis = UInt64(max(0, date.timeIntervalSince1970 * 1000))
-        var rng = SystemRandomNumberGenerator()
-        let high = UInt16.random(in: .min ... .max, using: &rng)
-        let low = UInt64.random(in: .min ... .max, using: &rng)
+        let (time, high, low) = last.withLock { last -> (UInt64, UInt16, UInt64) in
+            if millis <= last.millis {
+                // Same (or an earlier, after a clock step) millisecond: count up from the last id.
+                let (low, carry) = last.low.addingReportingOverflow(1)
+                last.low = low
+                if carry { last.high &+= 1 }
+            } else {
+                var rng = SystemRandomNumberGenerator()
+                last = (millis, UInt16.random(in: .min ... .max, using: &rng), UInt64.random(in: .min ... .max, using: &rng))
+            }
+            return last
+        }
         var chars = [UInt8](repeating: 0, count: 26)
         // 10 characters of time (50 bits, top 2 zero) then 16 characters of randomness (80 bits).
-        for i in 0..<10 { chars[9 - i] = alphabet[Int((millis >> (5 * UInt64(i))) & 31)] }
+        for i in 0..<10 { chars[9 - i] = alphabet[Int((time >> (5 * UInt64(i))) & 31)] }
         // 80 random bits = high (16) ++ low (64), taken 5 bits at a time from the least significant end.
         for i in 0..<16 {
             let shift = 5 * i
@@ -34,6 +46,8 @@ public struct SessionID: Sendable, Hashable, Comparable, CustomStringConvertible
         }
         return SessionID(unchecked: String(decoding: chars, as: UTF8.self))
     }
+
+    private static let last = Mutex<(millis: UInt64, high: UInt16, low: UInt64)>((0, 0, 0))
 
     private init(unchecked: String) { rawValue = unchecked }
 

@@ -13,14 +13,16 @@ public struct ConnectSpec: Sendable {
     public var name: String?
     public var send: ByteBuffer?
     public var connectTimeout: Duration
+    public var capture: Bool
 
     public static let defaultConnectTimeout = Duration.seconds(10)
 
-    public init(endpoint: Endpoint, name: String? = nil, send: ByteBuffer? = nil, connectTimeout: Duration = defaultConnectTimeout) {
+    public init(endpoint: Endpoint, name: String? = nil, send: ByteBuffer? = nil, connectTimeout: Duration = defaultConnectTimeout, capture: Bool = false) {
         self.endpoint = endpoint
         self.name = name
         self.send = send
         self.connectTimeout = connectTimeout
+        self.capture = capture
     }
 }
 
@@ -64,6 +66,8 @@ public final class Switchboard: Sendable {
     private let logger: Logger
     private let observers: [any SwitchboardObserver]
     private let retention: ClosedSessionRetention
+    private let store: (any ListenerStore)?
+    private let captureSettings: CaptureSettings
 
     private struct Closed {
         let session: Session
@@ -73,6 +77,8 @@ public final class Switchboard: Sendable {
 
     private struct State {
         var listeners: [String: Listener] = [:]
+        /// Restored listeners whose address could not be bound, kept to be reported, not dropped.
+        var failed: [String: ListenerInfo] = [:]
         /// Names being bound or deleted right now, so two requests cannot race for one name.
         var reservedListenerNames: Set<String> = []
         var open: [SessionID: Session] = [:]
@@ -86,77 +92,172 @@ public final class Switchboard: Sendable {
     }
     private let state = Mutex(State())
 
-    public init(group: any EventLoopGroup, logger: Logger, observers: [any SwitchboardObserver] = [], retention: ClosedSessionRetention = .init()) {
+    /// Bytes captured per session before capture stops (and records that it was cut short).
+    public static let defaultCaptureLimit = 1 << 20
+
+    public init(
+        group: any EventLoopGroup, logger: Logger, observers: [any SwitchboardObserver] = [],
+        store: (any ListenerStore)? = nil, captureLimit: Int = defaultCaptureLimit,
+        retention: ClosedSessionRetention = .init()
+    ) {
         self.group = group
         self.logger = logger
         self.observers = observers
+        self.store = store
         self.retention = retention
+        self.captureSettings = CaptureSettings(limit: captureLimit) { chunk in
+            for observer in observers { observer.sessionCaptured(chunk) }
+        }
     }
 
     // MARK: Listeners
 
     public func createListener(_ spec: ListenerSpec) async throws(SwitchboardError) -> ListenerInfo {
+        try Self.validate(spec)
+        try reserveListenerName(spec.name)
+        let createdAt = Date()
+        let listener: Listener
+        do {
+            listener = try await bind(spec, createdAt: createdAt)
+        } catch {
+            _ = state.withLock { $0.reservedListenerNames.remove(spec.name) }
+            throw error
+        }
+        if let store {
+            // A port the kernel picked is kept, so the listener comes back where clients know it.
+            var stored = spec
+            if let bound = listener.boundEndpoint { stored.address = bound }
+            do {
+                try await store.saveListener(stored, createdAt: createdAt)
+            } catch {
+                await stop(listener, closeSessions: true)
+                _ = state.withLock { $0.reservedListenerNames.remove(spec.name) }
+                throw SwitchboardError(.storageUnavailable, "the listener could not be stored, so it would not survive a restart: \(error)")
+            }
+        }
+        return publish(listener)
+    }
+
+    /// Brings back listeners saved by an earlier run. One whose address cannot be bound any
+    /// more is kept and reported with its error; nothing is written back to the store.
+    public func restoreListeners(_ saved: [(spec: ListenerSpec, createdAt: Date)]) async -> (restored: Int, failed: Int) {
+        var restored = 0
+        var failed = 0
+        for (spec, createdAt) in saved {
+            do {
+                try Self.validate(spec)
+                try reserveListenerName(spec.name)
+            } catch {
+                logger.error("saved listener skipped", metadata: ["listener": "\(spec.name)", "error": "\(error)"])
+                failed += 1
+                continue
+            }
+            do {
+                let listener = try await bind(spec, createdAt: createdAt)
+                _ = publish(listener)
+                restored += 1
+            } catch {
+                let info = ListenerInfo.failed(spec, createdAt: createdAt, error: error.message)
+                state.withLock { s in
+                    s.reservedListenerNames.remove(spec.name)
+                    s.failed[spec.name] = info
+                }
+                logger.error("saved listener could not be restored", metadata: ["listener": "\(spec.name)", "address": "\(spec.address)", "error": "\(error.message)"])
+                failed += 1
+            }
+        }
+        return (restored, failed)
+    }
+
+    private static func validate(_ spec: ListenerSpec) throws(SwitchboardError) {
         try ListenerSpec.validateName(spec.name)
         if let max = spec.maxSessions, max < 1 {
             throw SwitchboardError(.invalidArgument, "max_sessions must be at least 1")
         }
+    }
+
+    private func reserveListenerName(_ name: String) throws(SwitchboardError) {
         try state.withLock { s throws(SwitchboardError) in
             guard !s.shuttingDown else { throw SwitchboardError(.shuttingDown, "the service is shutting down") }
-            guard s.listeners[spec.name] == nil, !s.reservedListenerNames.contains(spec.name) else {
-                throw SwitchboardError(.nameTaken, "a listener named '\(spec.name)' exists")
+            guard s.listeners[name] == nil, s.failed[name] == nil, !s.reservedListenerNames.contains(name) else {
+                throw SwitchboardError(.nameTaken, "a listener named '\(name)' exists")
             }
-            s.reservedListenerNames.insert(spec.name)
+            s.reservedListenerNames.insert(name)
         }
-        let listener = Listener(spec: spec, createdAt: Date())
+    }
+
+    private func bind(_ spec: ListenerSpec, createdAt: Date) async throws(SwitchboardError) -> Listener {
+        let listener = Listener(spec: spec, createdAt: createdAt)
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.backlog, value: 256)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { [self] channel in
                 self.accepted(channel, by: listener)
             }
-        let channel: any Channel
         do {
+            let channel: any Channel
             switch spec.address {
             case .host(let host, let port):
                 channel = try await bootstrap.bind(host: host, port: port).get()
             case .unix(let path):
                 channel = try await bootstrap.bind(unixDomainSocketPath: path).get()
             }
+            listener.attach(channel)
+            return listener
         } catch {
-            _ = state.withLock { $0.reservedListenerNames.remove(spec.name) }
             throw Self.bindError(error, address: spec.address)
         }
-        listener.attach(channel)
+    }
+
+    private func publish(_ listener: Listener) -> ListenerInfo {
         let info = listener.info
         state.withLock { s in
-            s.reservedListenerNames.remove(spec.name)
-            s.listeners[spec.name] = listener
+            s.reservedListenerNames.remove(listener.spec.name)
+            s.listeners[listener.spec.name] = listener
         }
-        logger.info("listener created", metadata: ["listener": "\(spec.name)", "mode": "\(spec.mode.name)", "address": "\(info.address)"])
+        logger.info("listener created", metadata: ["listener": "\(info.name)", "mode": "\(info.mode.name)", "address": "\(info.address)"])
         observers.forEach { $0.listenerCreated(info) }
         return info
     }
 
     public func listeners() -> [ListenerInfo] {
-        state.withLock { Array($0.listeners.values) }.map(\.info).sorted { $0.name < $1.name }
+        let (live, failed) = state.withLock { (Array($0.listeners.values), Array($0.failed.values)) }
+        return (live.map(\.info) + failed).sorted { $0.name < $1.name }
     }
 
     public func listener(named name: String) throws(SwitchboardError) -> ListenerInfo {
-        guard let listener = state.withLock({ $0.listeners[name] }) else { throw Self.noListener(name) }
-        return listener.info
+        let (live, failed) = state.withLock { ($0.listeners[name], $0.failed[name]) }
+        guard let info = live?.info ?? failed else { throw Self.noListener(name) }
+        return info
     }
 
     /// Stops accepting; with `closeSessions` also closes what the listener accepted.
     public func deleteListener(named name: String, closeSessions: Bool) async throws(SwitchboardError) -> ListenerInfo {
-        let listener = try state.withLock { s throws(SwitchboardError) -> Listener in
-            guard let listener = s.listeners.removeValue(forKey: name) else { throw Self.noListener(name) }
-            // Held until the socket is closed, so a new listener of the same name cannot race for the address.
+        // Held until the socket is closed, so a new listener of the same name cannot race for the address.
+        try state.withLock { s throws(SwitchboardError) in
+            guard s.listeners[name] != nil || s.failed[name] != nil else { throw Self.noListener(name) }
+            guard !s.reservedListenerNames.contains(name) else {
+                throw SwitchboardError(.nameTaken, "listener '\(name)' is being changed by another request")
+            }
             s.reservedListenerNames.insert(name)
-            return listener
         }
-        await stop(listener, closeSessions: closeSessions)
-        _ = state.withLock { $0.reservedListenerNames.remove(name) }
-        let info = listener.info
+        defer { _ = state.withLock { $0.reservedListenerNames.remove(name) } }
+        // Forget it durably first: a listener that stopped but stayed stored would come back.
+        if let store {
+            do {
+                try await store.deleteListener(named: name)
+            } catch {
+                throw SwitchboardError(.storageUnavailable, "the listener could not be removed from the store: \(error)")
+            }
+        }
+        let (listener, failed) = state.withLock { s in (s.listeners.removeValue(forKey: name), s.failed.removeValue(forKey: name)) }
+        let info: ListenerInfo
+        if let listener {
+            await stop(listener, closeSessions: closeSessions)
+            info = listener.info
+        } else {
+            info = failed!
+        }
         logger.info("listener deleted", metadata: ["listener": "\(name)"])
         observers.forEach { $0.listenerDeleted(info) }
         return info
@@ -181,7 +282,8 @@ public final class Switchboard: Sendable {
     private func accepted(_ channel: any Channel, by listener: Listener) -> EventLoopFuture<Void> {
         let session = Session(
             id: .make(), role: .server, listener: listener.spec.name, name: nil,
-            channel: channel, behaviour: listener.spec.mode.behaviour, openedAt: Date()
+            channel: channel, behaviour: listener.spec.mode.behaviour,
+            capture: listener.spec.capture ? captureSettings : nil, openedAt: Date()
         )
         guard listener.admit(session) else {
             logger.debug("connection refused: max_sessions reached", metadata: ["listener": "\(listener.spec.name)"])
@@ -233,7 +335,10 @@ public final class Switchboard: Sendable {
         } catch {
             throw Self.connectError(error, endpoint: spec.endpoint, timeout: spec.connectTimeout)
         }
-        let session = Session(id: .make(), role: .client, listener: nil, name: spec.name, channel: channel, behaviour: .interactive, openedAt: Date())
+        let session = Session(
+            id: .make(), role: .client, listener: nil, name: spec.name, channel: channel, behaviour: .interactive,
+            capture: spec.capture ? captureSettings : nil, openedAt: Date()
+        )
         do {
             try await channel.eventLoop.submit { [self] in
                 try channel.pipeline.syncOperations.addHandler(SessionHandler(session: session) { [self] in self.didClose($0) })

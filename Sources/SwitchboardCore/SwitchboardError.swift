@@ -9,6 +9,8 @@ public struct SwitchboardError: Error, Sendable, CustomStringConvertible {
         case connectRefused
         case connectTimeout
         case shuttingDown
+        /// The history store could not take a change that must be durable.
+        case storageUnavailable
     }
 
     public let kind: Kind

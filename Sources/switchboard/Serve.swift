@@ -9,6 +9,7 @@ import NIOPosix
 import ServiceLifecycle
 import SwitchboardAPI
 import SwitchboardCore
+import SwitchboardHistory
 
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -18,8 +19,17 @@ struct Serve: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Where the control API listens: HOST:PORT, [IPv6]:PORT or unix:/path.", valueName: "address"))
     var api: String = "127.0.0.1:7700"
 
-    @Option(help: ArgumentHelp("The SQLite file for session history (reserved; this version keeps history in memory).", valueName: "path"))
+    @Option(help: ArgumentHelp("The SQLite file of the session history; created and migrated if needed.", valueName: "path"))
     var db: String = "./switchboard.sqlite3"
+
+    @Option(help: ArgumentHelp("Delete closed sessions that opened more than this many days ago.", valueName: "days"))
+    var retainDays: Int?
+
+    @Option(help: ArgumentHelp("Keep at most this many sessions in the history, deleting the oldest closed ones.", valueName: "count"))
+    var retainSessions: Int?
+
+    @Option(help: ArgumentHelp("Bytes recorded per session with capture on, both directions together; later bytes are not recorded and the session is marked truncated.", valueName: "bytes"))
+    var captureLimit: Int = Switchboard.defaultCaptureLimit
 
     @Option(help: ArgumentHelp("Least severe level logged: trace, debug, info, notice, warning, error, critical.", valueName: "level"))
     var logLevel: Logger.Level = .info
@@ -30,6 +40,9 @@ struct Serve: AsyncParsableCommand {
         } catch {
             throw ValidationError("--api: \(error)")
         }
+        if let retainDays, retainDays < 1 { throw ValidationError("--retain-days must be at least 1") }
+        if let retainSessions, retainSessions < 1 { throw ValidationError("--retain-sessions must be at least 1") }
+        guard (0...(1 << 30)).contains(captureLimit) else { throw ValidationError("--capture-limit must be from 0 to 1073741824") }
     }
 
     func run() async throws {
@@ -41,8 +54,21 @@ struct Serve: AsyncParsableCommand {
         }
         let logger = Logger(label: "switchboard")
         let group = MultiThreadedEventLoopGroup.singleton
-        let switchboard = Switchboard(group: group, logger: logger)
         let service = ServiceInfo()
+
+        let history: HistoryDatabase
+        do {
+            history = try HistoryDatabase(path: db)
+        } catch {
+            throw StartFailure("cannot open the history file \(db): \(error)")
+        }
+        let interrupted = try history.markInterrupted()
+        if interrupted > 0 {
+            logger.warning("sessions left open by the previous run marked interrupted", metadata: ["sessions": "\(interrupted)"])
+        }
+        let writer = HistoryWriter(database: history, logger: logger)
+        service.addReadinessCheck { writer.health.problem }
+        let switchboard = Switchboard(group: group, logger: logger, observers: [writer], store: history, captureLimit: captureLimit)
 
         let bindAddress: BindAddress
         switch try Endpoint(parsing: api) {
@@ -50,7 +76,7 @@ struct Serve: AsyncParsableCommand {
         case .unix(let path): bindAddress = .unixDomainSocket(path: path)
         }
         let app = Application(
-            responder: ControlAPI.responder(switchboard: switchboard, service: service, logger: logger),
+            responder: ControlAPI.responder(switchboard: switchboard, history: history, service: service, logger: logger),
             configuration: ApplicationConfiguration(address: bindAddress, serverName: "switchboard"),
             onServerRunning: { channel in
                 let address = Endpoint.describe(channel.localAddress) ?? "?"
@@ -62,10 +88,21 @@ struct Serve: AsyncParsableCommand {
             eventLoopGroupProvider: .shared(group),
             logger: logger
         )
-        // Shut down in reverse: the core first, so sessions close and long-polls return, then the API.
+        // Saved listeners come back before the API answers, so /readyz never says ready too early.
+        service.startupStep("restoring listeners")
+        let saved = try history.savedListeners()
+        let (restored, failed) = await switchboard.restoreListeners(saved)
+        if !saved.isEmpty {
+            logger.info("saved listeners restored", metadata: ["restored": "\(restored)", "failed": "\(failed)"])
+        }
+        service.startupFinished()
+
+        // Shut down in reverse order: the core closes its sessions (long-polls return), the
+        // writer then flushes every record, and the API goes last.
+        let retention = RetentionService(database: history, policy: RetentionPolicy(days: retainDays, sessions: retainSessions), logger: logger)
         let serviceGroup = ServiceGroup(
             configuration: .init(
-                services: [app, CoreService(switchboard: switchboard)],
+                services: [app, writer, retention, CoreService(switchboard: switchboard)],
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger
             )

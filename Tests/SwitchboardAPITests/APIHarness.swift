@@ -4,18 +4,42 @@ import NIOPosix
 import ServiceLifecycle
 import SwitchboardAPI
 import SwitchboardCore
+import SwitchboardHistory
+import Foundation
 import SwitchboardTestSupport
 import Synchronization
 import XCTest
 
-/// Runs the control API in-process on 127.0.0.1:0 for the length of `body`.
+/// The pieces of a running service that a test may reach behind the API's back.
+struct APIContext {
+    let switchboard: Switchboard
+    let history: HistoryDatabase
+    let writer: HistoryWriter
+    let service: ServiceInfo
+}
+
+/// Runs the control API in-process on 127.0.0.1:0, with a history file in a temporary folder,
+/// for the length of `body`.
 func withAPI(_ body: (HTTPClient, Switchboard) async throws -> Void) async throws {
-    let logger = Logger(label: "api-test")
-    let switchboard = Switchboard(group: MultiThreadedEventLoopGroup.singleton, logger: logger)
+    try await withAPIContext { api, context in try await body(api, context.switchboard) }
+}
+
+func withAPIContext(_ body: (HTTPClient, APIContext) async throws -> Void) async throws {
+    var logger = Logger(label: "api-test")
+    logger.logLevel = .warning
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("switchboard-api-\(UUID().uuidString.prefix(8))")
+    try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let history = try HistoryDatabase(path: folder.appendingPathComponent("history.sqlite3").path)
+    let writer = HistoryWriter(database: history, logger: logger)
+    let switchboard = Switchboard(group: MultiThreadedEventLoopGroup.singleton, logger: logger, observers: [writer], store: history)
     let service = ServiceInfo()
+    service.addReadinessCheck { writer.health.problem }
+    service.startupFinished()
+    let context = APIContext(switchboard: switchboard, history: history, writer: writer, service: service)
     let port = Mutex<Int?>(nil)
     let app = Application(
-        responder: ControlAPI.responder(switchboard: switchboard, service: service, logger: logger),
+        responder: ControlAPI.responder(switchboard: switchboard, history: history, service: service, logger: logger),
         configuration: ApplicationConfiguration(address: .hostname("127.0.0.1", port: 0)),
         onServerRunning: { channel in
             service.address = "127.0.0.1:\(channel.localAddress?.port ?? 0)"
@@ -24,7 +48,7 @@ func withAPI(_ body: (HTTPClient, Switchboard) async throws -> Void) async throw
         eventLoopGroupProvider: .shared(MultiThreadedEventLoopGroup.singleton),
         logger: logger
     )
-    let serviceGroup = ServiceGroup(configuration: .init(services: [app], logger: logger))
+    let serviceGroup = ServiceGroup(configuration: .init(services: [app, writer], logger: logger))
     try await withThrowingTaskGroup(of: Void.self) { group in
         group.addTask { try await serviceGroup.run() }
         defer { group.cancelAll() }
@@ -32,7 +56,7 @@ func withAPI(_ body: (HTTPClient, Switchboard) async throws -> Void) async throw
         let client = HTTPClient(port: port.withLock { $0 }!)
         let outcome: Result<Void, any Error>
         do {
-            try await body(client, switchboard)
+            try await body(client, context)
             outcome = .success(())
         } catch {
             outcome = .failure(error)

@@ -83,6 +83,6 @@ struct ListenersController {
         if let max = body.maxSessions?.value, !(1...1_000_000).contains(max) {
             throw APIError.invalid("max_sessions must be from 1 to 1000000")
         }
-        return ListenerSpec(name: body.name, address: address, mode: mode, maxSessions: body.maxSessions?.value)
+        return ListenerSpec(name: body.name, address: address, mode: mode, maxSessions: body.maxSessions?.value, capture: body.capture ?? false)
     }
 }

@@ -9,8 +9,30 @@ public final class ServiceInfo: Sendable {
     public let startedAt = ContinuousClock.now
     public let startedAtDate = Date()
     private let apiAddress = Mutex<String?>(nil)
+    private let readiness = Mutex<Readiness>(Readiness())
+
+    private struct Readiness {
+        var startupDone = false
+        var startupStep = "starting"
+        var checks: [@Sendable () -> String?] = []
+    }
 
     public init() {}
+
+    /// Says what start-up is doing until `startupFinished()`; `/readyz` reports it.
+    public func startupStep(_ step: String) { readiness.withLock { $0.startupStep = step } }
+    public func startupFinished() { readiness.withLock { $0.startupDone = true } }
+
+    /// A check `/readyz` runs on every probe: nil when fine, else what is wrong.
+    public func addReadinessCheck(_ check: @escaping @Sendable () -> String?) {
+        readiness.withLock { $0.checks.append(check) }
+    }
+
+    /// Everything that keeps the service from being ready; empty when it is.
+    public var notReadyReasons: [String] {
+        let (done, step, checks) = readiness.withLock { ($0.startupDone, $0.startupStep, $0.checks) }
+        return (done ? [] : ["start-up not finished: \(step)"]) + checks.compactMap { $0() }
+    }
 
     /// The API's address once bound (with the real port when 0 was asked for).
     public var address: String? {
@@ -47,13 +69,21 @@ struct ServiceController {
         try JSONResponse.make(Health(status: "ok"))
     }
 
+    @Sendable func ready(_ request: Request, context: BasicRequestContext) async throws -> Response {
+        let reasons = service.notReadyReasons
+        guard reasons.isEmpty else {
+            throw APIError(.serviceUnavailable, "not_ready", reasons.joined(separator: "; "))
+        }
+        return try JSONResponse.make(Health(status: "ready"))
+    }
+
     @Sendable func info(_ request: Request, context: BasicRequestContext) async throws -> Response {
         _ = try Query(request, allowed: [])
         let counts = switchboard.counts
         let uptime = ContinuousClock.now - service.startedAt
         return try JSONResponse.make(Info(
             version: ServiceInfo.version,
-            startedAt: Timestamp.format(service.startedAtDate),
+            startedAt: RFC3339.format(service.startedAtDate),
             uptimeSeconds: Double(uptime.components.seconds) + Double(uptime.components.attoseconds) / 1e18,
             api: service.address,
             listeners: counts.listeners,

@@ -28,7 +28,7 @@ struct SessionsController {
             throw APIError.invalid("connect: \(error)")
         }
         if case .host(_, 0) = endpoint { throw APIError.invalid("connect: port 0 cannot be connected to") }
-        var spec = ConnectSpec(endpoint: endpoint, name: body.name)
+        var spec = ConnectSpec(endpoint: endpoint, name: body.name, capture: body.capture ?? false)
         if let send = body.send {
             spec.send = try DataEncoding(field: "encoding", body.encoding).decode(send, field: "send")
         } else if body.encoding != nil {

@@ -1,0 +1,147 @@
+import Foundation
+import GRDB
+import NIOCore
+import SwitchboardCore
+
+/// The SQLite file of the history: its schema, its writes and its queries. One type owns the
+/// database; everything else asks it.
+public final class HistoryDatabase: Sendable {
+    let pool: DatabasePool
+    public let path: String
+
+    /// Opens (creating if needed) and migrates the file.
+    ///
+    /// WAL lets the API and `switchboard history` read while the writer writes.
+    /// `synchronous=NORMAL` in WAL mode syncs at checkpoints, not at every commit: a committed
+    /// batch survives the process being killed, and a power loss can take at most the last
+    /// few batches, which the durability promise allows (the batch window) at a fraction of the
+    /// fsyncs that FULL would cost per batch.
+    public init(path: String, migrations: [(name: String, sql: String)] = HistoryDatabase.migrations) throws {
+        self.path = path
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(5)
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+        }
+        pool = try DatabasePool(path: path, configuration: configuration)
+        try Self.migrator(migrations).migrate(pool)
+    }
+
+    /// Opens an existing file for reading only, beside a running service if need be.
+    public init(readingOnly path: String) throws {
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw DatabaseError(resultCode: .SQLITE_CANTOPEN, message: "no history file at \(path)")
+        }
+        self.path = path
+        var configuration = Configuration()
+        configuration.readonly = true
+        configuration.busyMode = .timeout(5)
+        pool = try DatabasePool(path: path, configuration: configuration)
+    }
+
+    /// The schema files compiled in from `migrations/`, oldest first.
+    public static var migrations: [(name: String, sql: String)] { EmbeddedMigrations.all }
+
+    static func migrator(_ migrations: [(name: String, sql: String)]) -> DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        for (name, sql) in migrations {
+            migrator.registerMigration(name) { db in try db.execute(sql: sql) }
+        }
+        return migrator
+    }
+
+    /// The names of the migrations applied to the file, in order.
+    public func appliedMigrations() throws -> [String] {
+        try pool.read { db in try DatabaseMigrator().appliedIdentifiers(db).sorted() }
+    }
+
+    // MARK: Start-up
+
+    /// Sessions still `open` in the file belonged to a run that ended without closing them
+    /// (SIGKILL, power loss): they become `interrupted`, closed when that run was last known alive.
+    public func markInterrupted(now: Date = Date()) throws -> Int {
+        try pool.write { db in
+            let lastAlive = try String.fetchOne(db, sql: "SELECT value FROM service_state WHERE key = 'last_alive'") ?? RFC3339.format(now)
+            try db.execute(
+                sql: """
+                    UPDATE sessions
+                    SET state = 'interrupted', close_reason = 'interrupted',
+                        closed_at = max(opened_at, ?)
+                    WHERE state = 'open'
+                    """,
+                arguments: [lastAlive]
+            )
+            return db.changesCount
+        }
+    }
+
+    /// The listeners to bring back at start-up.
+    public func savedListeners() throws -> [(spec: ListenerSpec, createdAt: Date)] {
+        try pool.read { db in try ListenerRecord.order(Column("created_at")).fetchAll(db) }.map { record in
+            let mode: ListenerMode
+            switch record.mode {
+            case "reply": mode = .reply(ByteBuffer(bytes: record.reply ?? Data()), closeAfterReply: record.closeAfterReply)
+            case "hold": mode = .hold
+            default: mode = .echo
+            }
+            let address = (try? Endpoint(parsing: record.address)) ?? .host(record.address, port: 0)
+            let spec = ListenerSpec(name: record.name, address: address, mode: mode, maxSessions: record.maxSessions, capture: record.capture)
+            return (spec, RFC3339.parse(record.createdAt) ?? Date())
+        }
+    }
+
+    // MARK: Writes
+
+    /// Writes one batch of records in one transaction, and notes that the service is alive.
+    func write(_ batch: [HistoryWriter.Record], aliveAt now: Date) async throws {
+        try await pool.write { db in
+            let upsert = try db.cachedStatement(sql: """
+                INSERT INTO sessions (id, role, listener, name, local_address, remote_address, state, opened_at,
+                                      closed_at, close_reason, bytes_in, bytes_out, partner_id, capture, capture_truncated)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (id) DO UPDATE SET
+                    state = excluded.state, closed_at = excluded.closed_at, close_reason = excluded.close_reason,
+                    bytes_in = excluded.bytes_in, bytes_out = excluded.bytes_out,
+                    partner_id = coalesce(excluded.partner_id, partner_id),
+                    capture_truncated = excluded.capture_truncated
+                """)
+            let message = try db.cachedStatement(sql: """
+                INSERT OR REPLACE INTO messages (session_id, seq, direction, at, data) VALUES (?, ?, ?, ?, ?)
+                """)
+            for record in batch {
+                switch record {
+                case .session(let s):
+                    try upsert.execute(arguments: [
+                        s.id, s.role, s.listener, s.name, s.localAddress, s.remoteAddress, s.state, s.openedAt,
+                        s.closedAt, s.closeReason, s.bytesIn, s.bytesOut, s.partnerId, s.capture, s.captureTruncated,
+                    ])
+                case .message(let m):
+                    try message.execute(arguments: [m.sessionId, m.seq, m.direction, m.at, m.data])
+                }
+            }
+            try db.execute(
+                sql: "INSERT INTO service_state (key, value) VALUES ('last_alive', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                arguments: [RFC3339.format(now)]
+            )
+        }
+    }
+}
+
+extension HistoryDatabase: ListenerStore {
+    public func saveListener(_ spec: ListenerSpec, createdAt: Date) async throws {
+        var record = ListenerRecord(
+            name: spec.name, address: spec.address.description, mode: spec.mode.name, reply: nil,
+            closeAfterReply: false, maxSessions: spec.maxSessions, capture: spec.capture, createdAt: RFC3339.format(createdAt)
+        )
+        if case .reply(let bytes, let closeAfterReply) = spec.mode {
+            record.reply = Data(bytes.readableBytesView)
+            record.closeAfterReply = closeAfterReply
+        }
+        let row = record
+        try await pool.write { db in try row.save(db) }
+    }
+
+    public func deleteListener(named name: String) async throws {
+        _ = try await pool.write { db in try ListenerRecord.deleteOne(db, key: name) }
+    }
+}

@@ -1,0 +1,172 @@
+import Foundation
+import GRDB
+import SwitchboardCore
+
+/// Which sessions a history query wants. Every field narrows; none given means all.
+public struct HistoryFilter: Sendable {
+    public var listener: String?
+    public var name: String?
+    public var role: SessionRole?
+    public var state: HistoryState?
+    /// An address (`127.0.0.1:9000`) or a prefix of one (`127.0.0.`, `[::1]`).
+    public var remote: String?
+    public var since: Date?
+    public var until: Date?
+    public var minBytes: Int64?
+
+    public init(listener: String? = nil, name: String? = nil, role: SessionRole? = nil, state: HistoryState? = nil,
+                remote: String? = nil, since: Date? = nil, until: Date? = nil, minBytes: Int64? = nil) {
+        self.listener = listener
+        self.name = name
+        self.role = role
+        self.state = state
+        self.remote = remote
+        self.since = since
+        self.until = until
+        self.minBytes = minBytes
+    }
+
+    /// The WHERE clause and its arguments; `opened_at` bounds are half-open: since ≤ t < until.
+    func sql(before cursor: String?) -> (String, StatementArguments) {
+        var clauses: [String] = []
+        var arguments = StatementArguments()
+        func add(_ clause: String, _ value: (any DatabaseValueConvertible)?) {
+            clauses.append(clause)
+            _ = arguments.append(contentsOf: [value])
+        }
+        if let listener { add("listener = ?", listener) }
+        if let name { add("name = ?", name) }
+        if let role { add("role = ?", role.rawValue) }
+        if let state { add("state = ?", state.rawValue) }
+        if let remote {
+            let escaped = remote.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(of: "_", with: "\\_")
+            add("remote_address LIKE ? ESCAPE '\\'", escaped + "%")
+        }
+        if let since { add("opened_at >= ?", RFC3339.format(since)) }
+        if let until { add("opened_at < ?", RFC3339.format(until)) }
+        if let minBytes { add("bytes_in + bytes_out >= ?", minBytes) }
+        if let cursor { add("id < ?", cursor) }
+        return (clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND "), arguments)
+    }
+}
+
+public enum HistoryState: String, Sendable, CaseIterable {
+    case open, closed, interrupted
+}
+
+/// One page of history, newest first.
+public struct HistoryPage: Sendable {
+    public let sessions: [SessionRecord]
+    /// Pass back as `cursor` for the next page; nil on the last page.
+    public let nextCursor: String?
+}
+
+/// Counts and bytes for one group of sessions.
+public struct HistoryStats: Codable, Sendable {
+    public let listener: String?
+    public let role: String
+    public let state: String
+    public let sessions: Int64
+    public let bytesIn: Int64
+    public let bytesOut: Int64
+
+    enum CodingKeys: String, CodingKey {
+        case listener, role, state, sessions
+        case bytesIn = "bytes_in"
+        case bytesOut = "bytes_out"
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(listener, forKey: .listener)
+        try c.encode(role, forKey: .role)
+        try c.encode(state, forKey: .state)
+        try c.encode(sessions, forKey: .sessions)
+        try c.encode(bytesIn, forKey: .bytesIn)
+        try c.encode(bytesOut, forKey: .bytesOut)
+    }
+}
+
+/// A cursor the client cannot read into: the id of the last session of a page.
+public enum HistoryCursor {
+    public struct Invalid: Error, CustomStringConvertible {
+        public let cursor: String
+        public var description: String { "cursor '\(cursor)' is not one this service gave out" }
+    }
+
+    public static func make(after id: String) -> String {
+        Data("v1:\(id)".utf8).base64EncodedString()
+            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+    }
+
+    public static func parse(_ text: String) -> String? {
+        var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        while base64.count % 4 != 0 { base64 += "=" }
+        guard text.count <= 64, let data = Data(base64Encoded: base64),
+              let decoded = String(data: data, encoding: .utf8), decoded.hasPrefix("v1:"),
+              let id = SessionID(String(decoded.dropFirst(3))) else { return nil }
+        return id.rawValue
+    }
+}
+
+extension HistoryDatabase {
+    /// A page of sessions, newest first, keyset-paginated on the id (a ULID, so time order):
+    /// sessions that arrive while a reader pages land before its first page, never between pages.
+    public func page(_ filter: HistoryFilter, limit: Int, cursor: String? = nil) async throws -> HistoryPage {
+        var before: String?
+        if let cursor {
+            guard let id = HistoryCursor.parse(cursor) else { throw HistoryCursor.Invalid(cursor: cursor) }
+            before = id
+        }
+        let (whereClause, arguments) = filter.sql(before: before)
+        let rows = try await pool.read { db in
+            try SessionRecord.fetchAll(db, sql: "SELECT * FROM sessions \(whereClause) ORDER BY id DESC LIMIT \(limit + 1)", arguments: arguments)
+        }
+        let page = Array(rows.prefix(limit))
+        return HistoryPage(sessions: page, nextCursor: rows.count > limit ? page.last.map { HistoryCursor.make(after: $0.id) } : nil)
+    }
+
+    /// Every matching session, newest first, handed over in chunks so memory stays flat
+    /// however many rows match.
+    public func forEachChunk(_ filter: HistoryFilter, chunkSize: Int = 1_000, _ body: ([SessionRecord]) async throws -> Void) async throws {
+        var cursor: String?
+        repeat {
+            let page = try await self.page(filter, limit: chunkSize, cursor: cursor)
+            if !page.sessions.isEmpty { try await body(page.sessions) }
+            cursor = page.nextCursor
+        } while cursor != nil
+    }
+
+    public func session(id: String) async throws -> SessionRecord? {
+        try await pool.read { db in try SessionRecord.fetchOne(db, key: id) }
+    }
+
+    public func messages(sessionID: String, after: Int64 = 0, limit: Int = 1_000) async throws -> [MessageRecord] {
+        try await pool.read { db in
+            try MessageRecord.fetchAll(
+                db, sql: "SELECT * FROM messages WHERE session_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+                arguments: [sessionID, after, limit]
+            )
+        }
+    }
+
+    public func stats(since: Date?, until: Date?) async throws -> [HistoryStats] {
+        let (whereClause, arguments) = HistoryFilter(since: since, until: until).sql(before: nil)
+        return try await pool.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT listener, role, state, count(*) AS sessions, total(bytes_in) AS bytes_in, total(bytes_out) AS bytes_out
+                FROM sessions \(whereClause)
+                GROUP BY listener, role, state ORDER BY listener, role, state
+                """, arguments: arguments).map { row in
+                HistoryStats(
+                    listener: row["listener"], role: row["role"], state: row["state"], sessions: row["sessions"],
+                    bytesIn: Int64(row["bytes_in"] as Double), bytesOut: Int64(row["bytes_out"] as Double)
+                )
+            }
+        }
+    }
+
+    public func count() async throws -> Int {
+        try await pool.read { db in try SessionRecord.fetchCount(db) }
+    }
+}

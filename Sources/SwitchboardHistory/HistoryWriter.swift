@@ -1,0 +1,229 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+import SwitchboardCore
+import Synchronization
+
+/// Records what the core reports into the history file: a single writer, off the event loops,
+/// one transaction per batch.
+///
+/// The core's callbacks only append to a bounded in-memory queue, so the socket path never
+/// waits for SQLite. When SQLite cannot write (disk full, read-only file) the queue keeps the
+/// records and the writer retries; past the bound new records are dropped, counted and logged.
+public final class HistoryWriter: SwitchboardObserver, Service {
+    enum Record: Sendable {
+        case session(SessionRecord)
+        case message(MessageRecord)
+
+        var dataBytes: Int {
+            if case .message(let m) = self { return m.data.count }
+            return 0
+        }
+    }
+
+    public struct Limits: Sendable {
+        /// How long records wait to share a transaction; the most a SIGKILL can lose.
+        public var batchWindow = Duration.milliseconds(50)
+        /// A batch is written early once this many records wait.
+        public var batchSize = 5_000
+        public var maxQueuedRecords = 200_000
+        public var maxQueuedCaptureBytes = 64 << 20
+        public init() {}
+    }
+
+    /// What `/readyz` reports about the writer.
+    public struct Health: Sendable {
+        public let problem: String?
+        public let queued: Int
+        public let dropped: UInt64
+        public let written: UInt64
+    }
+
+    private struct Queue {
+        var records: [Record] = []
+        var captureBytes = 0
+        var dropped: UInt64 = 0
+        var written: UInt64 = 0
+        var problem: String?
+        var lastDropLog: ContinuousClock.Instant?
+        var flushedThrough: UInt64 = 0
+        var enqueued: UInt64 = 0
+    }
+
+    private let database: HistoryDatabase
+    private let limits: Limits
+    private let logger: Logger
+    private let queue = Mutex(Queue())
+    private let wake = Wakeup()
+
+    public init(database: HistoryDatabase, limits: Limits = .init(), logger: Logger) {
+        self.database = database
+        self.limits = limits
+        self.logger = logger
+    }
+
+    public var health: Health {
+        queue.withLock { Health(problem: $0.problem, queued: $0.records.count, dropped: $0.dropped, written: $0.written) }
+    }
+
+    // MARK: SwitchboardObserver (called on event loops: append and return)
+
+    public func sessionOpened(_ session: SessionInfo) { enqueue(.session(SessionRecord(session))) }
+    public func sessionClosed(_ session: SessionInfo) { enqueue(.session(SessionRecord(session))) }
+    public func sessionCaptured(_ chunk: CapturedChunk) { enqueue(.message(MessageRecord(chunk))) }
+
+    private func enqueue(_ record: Record) {
+        let (accepted, wakeNow, logDrop) = queue.withLock { q -> (Bool, Bool, UInt64?) in
+            let bytes = record.dataBytes
+            guard q.records.count < limits.maxQueuedRecords, q.captureBytes + bytes <= limits.maxQueuedCaptureBytes else {
+                q.dropped += 1
+                let now = ContinuousClock.now
+                // Loud, but one line a second at most: a full disk must not also flood the log.
+                if q.lastDropLog.map({ now - $0 > .seconds(1) }) ?? true {
+                    q.lastDropLog = now
+                    return (false, false, q.dropped)
+                }
+                return (false, false, nil)
+            }
+            q.records.append(record)
+            q.captureBytes += bytes
+            q.enqueued += 1
+            return (true, q.records.count >= limits.batchSize, nil)
+        }
+        if let dropped = logDrop {
+            logger.critical("history queue is full: records are being dropped", metadata: ["dropped_total": "\(dropped)"])
+        }
+        if accepted && wakeNow { wake.signal() }
+    }
+
+    // MARK: Service
+
+    public func run() async throws {
+        let stopping = Mutex(false)
+        await withGracefulShutdownHandler {
+            var failures = 0
+            while !stopping.withLock({ $0 }) && !Task.isCancelled {
+                // Wait for the window or an early wake-up, then write what has gathered.
+                await self.wake.wait(upTo: self.backoff(failures))
+                failures = await self.flush() ? 0 : failures + 1
+            }
+        } onGracefulShutdown: {
+            stopping.withLock { $0 = true }
+            self.wake.signal()
+        }
+        // The core closed its sessions before this service is asked to stop: write all of it.
+        // Detached, so that a group cancelled by another service's failure still gets its flush.
+        await Task.detached {
+            for attempt in 0..<20 {
+                if await self.flush(), self.queue.withLock({ $0.records.isEmpty }) { break }
+                try? await Task.sleep(for: .milliseconds(100 * (attempt + 1)))
+            }
+        }.value
+        let health = self.health
+        if health.queued > 0 {
+            logger.critical("history writer stopped with records it could not write", metadata: ["lost": "\(health.queued)"])
+        }
+    }
+
+    private func backoff(_ failures: Int) -> Duration {
+        failures == 0 ? limits.batchWindow : .milliseconds(min(5_000, 100 << min(failures, 6)))
+    }
+
+    /// Writes what is queued; answers false when SQLite refused it (the records stay queued).
+    @discardableResult
+    func flush() async -> Bool {
+        let (batch, target) = queue.withLock { q -> ([Record], UInt64) in
+            let batch = q.records
+            q.records.removeAll(keepingCapacity: true)
+            q.captureBytes = 0
+            return (batch, q.enqueued)
+        }
+        do {
+            try await database.write(batch, aliveAt: Date())
+            let recovered = queue.withLock { q -> Bool in
+                q.written += UInt64(batch.count)
+                q.flushedThrough = max(q.flushedThrough, target)
+                defer { q.problem = nil }
+                return q.problem != nil
+            }
+            if recovered { logger.notice("history writes recovered", metadata: ["written": "\(batch.count)"]) }
+            return true
+        } catch {
+            let first = queue.withLock { q -> Bool in
+                // Put the batch back in front of what came in meanwhile, within the bound.
+                let room = max(0, limits.maxQueuedRecords - q.records.count)
+                let kept = Array(batch.prefix(room))
+                q.dropped += UInt64(batch.count - kept.count)
+                q.records.insert(contentsOf: kept, at: 0)
+                q.captureBytes = q.records.reduce(0) { $0 + $1.dataBytes }
+                defer { q.problem = "history writes are failing: \(error)" }
+                return q.problem == nil
+            }
+            if first { logger.error("history writes are failing; keeping records and retrying", metadata: ["error": "\(error)"]) }
+            return false
+        }
+    }
+
+    /// Waits until everything enqueued before the call is in the file (for tests and shutdown).
+    public func waitUntilWritten(timeout: Duration = .seconds(10)) async -> Bool {
+        let target = queue.withLock { $0.enqueued }
+        let deadline = ContinuousClock.now + timeout
+        wake.signal()
+        while queue.withLock({ $0.flushedThrough < target }) {
+            guard ContinuousClock.now < deadline else { return false }
+            try? await Task.sleep(for: .milliseconds(5))
+        }
+        return true
+    }
+}
+
+/// A wake-up call that is never lost: a signal with nobody waiting is kept for the next wait.
+final class Wakeup: Sendable {
+    private struct State {
+        var pending = false
+        var waiter: CheckedContinuation<Void, Never>?
+    }
+    private let state = Mutex(State())
+
+    func signal() {
+        let waiter = state.withLock { s -> CheckedContinuation<Void, Never>? in
+            guard let waiter = s.waiter else {
+                s.pending = true
+                return nil
+            }
+            s.waiter = nil
+            return waiter
+        }
+        waiter?.resume()
+    }
+
+    /// Returns on a signal or after `timeout`, whichever comes first. One waiter at a time.
+    func wait(upTo timeout: Duration) async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                await withTaskCancellationHandler {
+                    await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                        let ready = self.state.withLock { s -> Bool in
+                            if s.pending || Task.isCancelled {
+                                s.pending = false
+                                return true
+                            }
+                            s.waiter = continuation
+                            return false
+                        }
+                        if ready { continuation.resume() }
+                    }
+                } onCancel: {
+                    let waiter = self.state.withLock { s -> CheckedContinuation<Void, Never>? in
+                        defer { s.waiter = nil }
+                        return s.waiter
+                    }
+                    waiter?.resume()
+                }
+            }
+            group.addTask { try? await Task.sleep(for: timeout) }
+            await group.next()
+            group.cancelAll()
+        }
+    }
+}
