@@ -7,12 +7,14 @@ import Synchronization
 
 /// The JSON-over-HTTP control API: builds the responder that the HTTP server runs.
 public enum ControlAPI {
-    public static func responder(switchboard: Switchboard, history: HistoryDatabase, service: ServiceInfo, logger: Logger) -> some HTTPResponder<BasicRequestContext> {
+    public static func responder(
+        switchboard: Switchboard, history: HistoryDatabase, writer: HistoryWriter?, service: ServiceInfo, logger: Logger
+    ) -> some HTTPResponder<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
         let routeTable = RouteTable()
         // First, so that it wraps every route and the router's own not-found answer.
         router.add(middleware: ErrorMiddleware(routes: routeTable, logger: logger))
-        let serviceRoutes = ServiceController(switchboard: switchboard, service: service)
+        let serviceRoutes = ServiceController(switchboard: switchboard, service: service, history: history, writer: writer)
         router.get("healthz", use: serviceRoutes.health)
         router.get("readyz", use: serviceRoutes.ready)
         let v1 = router.group("v1")

@@ -53,6 +53,9 @@ struct Serve: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "switchboard")
+        // A file-size limit (ulimit -f) must fail writes, which the history survives, not kill the process.
+        signal(SIGXFSZ, SIG_IGN)
+        signal(SIGPIPE, SIG_IGN)
         let group = MultiThreadedEventLoopGroup.singleton
         let service = ServiceInfo()
 
@@ -76,7 +79,7 @@ struct Serve: AsyncParsableCommand {
         case .unix(let path): bindAddress = .unixDomainSocket(path: path)
         }
         let app = Application(
-            responder: ControlAPI.responder(switchboard: switchboard, history: history, service: service, logger: logger),
+            responder: ControlAPI.responder(switchboard: switchboard, history: history, writer: writer, service: service, logger: logger),
             configuration: ApplicationConfiguration(address: bindAddress, serverName: "switchboard"),
             onServerRunning: { channel in
                 let address = Endpoint.describe(channel.localAddress) ?? "?"

@@ -17,20 +17,28 @@ final class ServiceProcess: Sendable {
         return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) } ?? candidates[0]
     }
 
-    /// Starts `switchboard serve` on 127.0.0.1:0 in a fresh folder and waits until its API answers.
-    static func start(_ extra: [String] = []) async throws -> ServiceProcess {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("switchboard-e2e-\(UUID().uuidString.prefix(8))")
+    /// Starts `switchboard serve` on 127.0.0.1:0 and waits until its API answers: in a fresh
+    /// folder, or in `directory` to restart on the history file an earlier run left there.
+    /// `fileSizeLimitKB` starts it under `ulimit -f`, a disk that is full past that size.
+    static func start(_ extra: [String] = [], in directory: URL? = nil, fileSizeLimitKB: Int? = nil) async throws -> ServiceProcess {
+        let directory = directory ?? FileManager.default.temporaryDirectory.appendingPathComponent("switchboard-e2e-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let service = try ServiceProcess(arguments: ["serve", "--api", "127.0.0.1:0", "--db", directory.appendingPathComponent("history.sqlite3").path] + extra, directory: directory)
+        var arguments = ["serve", "--api", "127.0.0.1:0", "--db", directory.appendingPathComponent("history.sqlite3").path] + extra
+        var executable = binary
+        if let fileSizeLimitKB {
+            arguments = ["-c", "ulimit -S -f \(fileSizeLimitKB) && exec \"$0\" \"$@\"", binary.path] + arguments
+            executable = URL(fileURLWithPath: "/bin/bash")
+        }
+        let service = try ServiceProcess(executable: executable, arguments: arguments, directory: directory)
         try await eventually("the API address in the log:\n\(service.output)") { service.apiPort != nil || !service.process.isRunning }
         guard service.apiPort != nil else { throw TimedOut("switchboard exited: \(service.output)") }
         return service
     }
 
-    init(arguments: [String], directory: URL) throws {
+    init(executable: URL = ServiceProcess.binary, arguments: [String], directory: URL) throws {
         self.directory = directory
         process = Process()
-        process.executableURL = Self.binary
+        process.executableURL = executable
         process.arguments = arguments
         process.currentDirectoryURL = directory
         let pipe = Pipe()
@@ -58,13 +66,15 @@ final class ServiceProcess: Sendable {
         return process.terminationStatus
     }
 
-    func stop() async {
+    func stop(keepingFiles: Bool = false) async {
         if process.isRunning {
             signal(SIGKILL)
             _ = try? await waitForExit()
         }
-        try? FileManager.default.removeItem(at: directory)
+        if !keepingFiles { try? FileManager.default.removeItem(at: directory) }
     }
+
+    var historyFile: String { directory.appendingPathComponent("history.sqlite3").path }
 }
 
 /// Runs the built binary to completion, for `--help` and refusals at start.

@@ -39,7 +39,7 @@ func withAPIContext(_ body: (HTTPClient, APIContext) async throws -> Void) async
     let context = APIContext(switchboard: switchboard, history: history, writer: writer, service: service)
     let port = Mutex<Int?>(nil)
     let app = Application(
-        responder: ControlAPI.responder(switchboard: switchboard, history: history, service: service, logger: logger),
+        responder: ControlAPI.responder(switchboard: switchboard, history: history, writer: writer, service: service, logger: logger),
         configuration: ApplicationConfiguration(address: .hostname("127.0.0.1", port: 0)),
         onServerRunning: { channel in
             service.address = "127.0.0.1:\(channel.localAddress?.port ?? 0)"

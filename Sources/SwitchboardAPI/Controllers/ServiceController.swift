@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import SwitchboardCore
+import SwitchboardHistory
 import Synchronization
 
 /// Facts about the running service that the API reports.
@@ -45,6 +46,8 @@ public final class ServiceInfo: Sendable {
 struct ServiceController {
     let switchboard: Switchboard
     let service: ServiceInfo
+    let history: HistoryDatabase
+    let writer: HistoryWriter?
 
     struct Health: Encodable { let status: String }
 
@@ -56,8 +59,16 @@ struct ServiceController {
         let listeners: Int
         let openSessions: Int
         let totalSessions: UInt64
+        let history: History
+        struct History: Encodable {
+            let file: String
+            let queued: Int?
+            let written: UInt64?
+            let dropped: UInt64?
+            let problem: String?
+        }
         enum CodingKeys: String, CodingKey {
-            case version, api, listeners
+            case version, api, listeners, history
             case startedAt = "started_at"
             case uptimeSeconds = "uptime_seconds"
             case openSessions = "open_sessions"
@@ -80,6 +91,7 @@ struct ServiceController {
     @Sendable func info(_ request: Request, context: BasicRequestContext) async throws -> Response {
         _ = try Query(request, allowed: [])
         let counts = switchboard.counts
+        let health = writer?.health
         let uptime = ContinuousClock.now - service.startedAt
         return try JSONResponse.make(Info(
             version: ServiceInfo.version,
@@ -88,7 +100,8 @@ struct ServiceController {
             api: service.address,
             listeners: counts.listeners,
             openSessions: counts.openSessions,
-            totalSessions: counts.totalSessions
+            totalSessions: counts.totalSessions,
+            history: .init(file: history.path, queued: health?.queued, written: health?.written, dropped: health?.dropped, problem: health?.problem)
         ))
     }
 }
