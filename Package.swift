@@ -44,6 +44,16 @@ let package = Package(
             ],
             plugins: ["EmbedMigrations"]
         ),
+        // bench/history: history inserts per second and first-page latency over a large file.
+        .executableTarget(
+            name: "history-bench",
+            dependencies: [
+                "SwitchboardCore",
+                "SwitchboardHistory",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         // Turns migrations/*.sql into Swift source at build time (see Plugins/EmbedMigrations).
         .executableTarget(name: "embed-migrations"),
         .plugin(name: "EmbedMigrations", capability: .buildTool(), dependencies: ["embed-migrations"]),

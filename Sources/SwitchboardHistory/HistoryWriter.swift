@@ -48,7 +48,11 @@ public final class HistoryWriter: SwitchboardObserver, Service {
         var lastDropLog: ContinuousClock.Instant?
         var flushedThrough: UInt64 = 0
         var enqueued: UInt64 = 0
+        var lastWrite: ContinuousClock.Instant?
     }
+
+    /// An idle writer still notes once a second that the service is alive, for `interrupted` times.
+    static let heartbeat = Duration.seconds(1)
 
     private let database: HistoryDatabase
     private let limits: Limits
@@ -132,14 +136,20 @@ public final class HistoryWriter: SwitchboardObserver, Service {
     /// Writes what is queued; answers false when SQLite refused it (the records stay queued).
     @discardableResult
     func flush() async -> Bool {
-        let (batch, target) = queue.withLock { q -> ([Record], UInt64) in
+        let now = ContinuousClock.now
+        let taken = queue.withLock { q -> ([Record], UInt64)? in
+            if q.records.isEmpty, let last = q.lastWrite, now - last < Self.heartbeat, q.problem == nil {
+                return nil
+            }
             let batch = q.records
             q.records.removeAll(keepingCapacity: true)
             q.captureBytes = 0
+            q.lastWrite = now
             return (batch, q.enqueued)
         }
+        guard let (batch, target) = taken else { return true }
         do {
-            try await database.write(batch, aliveAt: Date())
+            try await database.write(Self.coalesced(batch), aliveAt: Date())
             let recovered = queue.withLock { q -> Bool in
                 q.written += UInt64(batch.count)
                 q.flushedThrough = max(q.flushedThrough, target)
@@ -162,6 +172,20 @@ public final class HistoryWriter: SwitchboardObserver, Service {
             if first { logger.error("history writes are failing; keeping records and retrying", metadata: ["error": "\(error)"]) }
             return false
         }
+    }
+
+    /// A session opened and closed within one batch needs one row write, not two: keep the last
+    /// record of each session (it carries everything the first did).
+    static func coalesced(_ batch: [Record]) -> [Record] {
+        var seen = Set<String>()
+        seen.reserveCapacity(batch.count)
+        var kept: [Record] = []
+        kept.reserveCapacity(batch.count)
+        for record in batch.reversed() {
+            if case .session(let session) = record, !seen.insert(session.id).inserted { continue }
+            kept.append(record)
+        }
+        return kept.reversed()
     }
 
     /// Waits until everything enqueued before the call is in the file (for tests and shutdown).

@@ -1,3 +1,4 @@
+import Foundation
 import SwitchboardCore
 import XCTest
 
@@ -16,5 +17,39 @@ final class EndpointTests: XCTestCase {
                      "[::1", "[host]:80", "unix:", "a b:80", "host:123456", "unix:/" + String(repeating: "x", count: 200)] {
             XCTAssertThrowsError(try Endpoint(parsing: text), "'\(text)' should be refused")
         }
+    }
+}
+
+final class RFC3339Tests: XCTestCase {
+    func testFormatsInUTCWithMillisecondsAndReadsBack() {
+        XCTAssertEqual(RFC3339.format(Date(timeIntervalSince1970: 0)), "1970-01-01T00:00:00.000Z")
+        XCTAssertEqual(RFC3339.format(Date(timeIntervalSince1970: 951_782_400.5)), "2000-02-29T00:00:00.500Z")
+        XCTAssertEqual(RFC3339.format(Date(timeIntervalSince1970: 1_795_663_380.123)), "2026-11-26T03:23:00.123Z")
+        XCTAssertEqual(RFC3339.format(Date(timeIntervalSince1970: -1)), "1969-12-31T23:59:59.000Z")
+        // Against Foundation over a spread of instants.
+        let reference = ISO8601DateFormatter()
+        reference.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        reference.timeZone = TimeZone(identifier: "UTC")
+        for seconds in stride(from: 0.0, to: 4_000_000_000.0, by: 7_777_777.777) {
+            let date = Date(timeIntervalSince1970: (seconds * 1000).rounded(.down) / 1000)
+            XCTAssertEqual(RFC3339.format(date), reference.string(from: date))
+            XCTAssertEqual(RFC3339.parse(RFC3339.format(date))?.timeIntervalSince1970 ?? 0, date.timeIntervalSince1970, accuracy: 0.001)
+        }
+        XCTAssertNil(RFC3339.parse("2026-13-01T00:00:00Z"))
+        XCTAssertNotNil(RFC3339.parse("2026-11-26T05:00:00+02:00"))
+    }
+}
+
+final class SessionIDTests: XCTestCase {
+    func testIdsAreValidULIDsInTheOrderTheyWereMade() {
+        let ids = (0..<10_000).map { _ in SessionID.make() }
+        XCTAssertEqual(ids, ids.sorted(), "monotonic within a millisecond")
+        XCTAssertEqual(Set(ids).count, ids.count)
+        for id in ids.prefix(100) {
+            XCTAssertEqual(id.rawValue.count, 26)
+            XCTAssertEqual(SessionID(id.rawValue.lowercased()), id)
+        }
+        XCTAssertNil(SessionID("not-an-id"))
+        XCTAssertNil(SessionID(String(repeating: "U", count: 26)), "U is not in Crockford's alphabet")
     }
 }
