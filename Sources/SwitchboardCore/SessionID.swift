@@ -17,8 +17,9 @@ public struct SessionID: Sendable, Hashable, Comparable, CustomStringConvertible
     public static func make(at date: Date = Date()) -> SessionID {
         let millis = UInt64(max(0, date.timeIntervalSince1970 * 1000))
         let (time, high, low) = last.withLock { last -> (UInt64, UInt16, UInt64) in
-            if millis <= last.millis {
-                // Same (or an earlier, after a clock step) millisecond: count up from the last id.
+            if millis == last.millis {
+                // Same millisecond: count up from the last id. (After the clock steps back, ids
+                // start afresh at the new time: an id always tells when its session opened.)
                 let (low, carry) = last.low.addingReportingOverflow(1)
                 last.low = low
                 if carry { last.high &+= 1 }
@@ -45,6 +46,14 @@ public struct SessionID: Sendable, Hashable, Comparable, CustomStringConvertible
             chars[25 - i] = alphabet[Int(bits)]
         }
         return SessionID(unchecked: String(decoding: chars, as: UTF8.self))
+    }
+
+    /// The smallest id that could be made at `date`: for range queries on ids.
+    public static func lowerBound(at date: Date) -> String {
+        let millis = UInt64(max(0, date.timeIntervalSince1970 * 1000))
+        var chars = [UInt8](repeating: alphabet[0], count: 26)
+        for i in 0..<10 { chars[9 - i] = alphabet[Int((millis >> (5 * UInt64(i))) & 31)] }
+        return String(decoding: chars, as: UTF8.self)
     }
 
     private static let last = Mutex<(millis: UInt64, high: UInt16, low: UInt64)>((0, 0, 0))

@@ -418,6 +418,9 @@ public final class Switchboard: Sendable {
 
     private func didClose(_ session: Session) {
         let info = session.info
+        // Observers first: once a session no longer counts as open, its close is already on its
+        // way to the history.
+        observers.forEach { $0.sessionClosed(info) }
         let bytes = session.retainedBytes
         let now = ContinuousClock.now
         state.withLock { s in
@@ -438,7 +441,6 @@ public final class Switchboard: Sendable {
         metadata["bytes_in"] = "\(info.bytesIn)"
         metadata["bytes_out"] = "\(info.bytesOut)"
         logger.info("session closed", metadata: metadata)
-        observers.forEach { $0.sessionClosed(info) }
     }
 
     private static func metadata(_ info: SessionInfo) -> Logger.Metadata {

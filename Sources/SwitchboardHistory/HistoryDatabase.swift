@@ -25,22 +25,8 @@ public final class HistoryDatabase: Sendable {
         }
         pool = try DatabasePool(path: path, configuration: configuration)
         try Self.migrator(migrations).migrate(pool)
-        try analyze()
     }
 
-    /// Refreshes the statistics the query planner uses. Without them SQLite may walk a
-    /// low-selectivity index (state) to honour ORDER BY id instead of a selective one (name):
-    /// seen as 850 ms against 0.2 ms for a first page over a million rows. `analysis_limit`
-    /// keeps it to milliseconds on any size of file.
-    public func analyze() throws {
-        try pool.write { db in try db.execute(sql: Self.analyzeSQL) }
-    }
-
-    func analyze() async throws {
-        try await pool.write { db in try db.execute(sql: Self.analyzeSQL) }
-    }
-
-    static let analyzeSQL = "PRAGMA analysis_limit = 1000; ANALYZE"
 
     /// Opens an existing file for reading only, beside a running service if need be.
     public init(readingOnly path: String) throws {

@@ -36,14 +36,27 @@ public struct HistoryFilter: Sendable {
         }
         if let listener { add("listener = ?", listener) }
         if let name { add("name = ?", name) }
-        if let role { add("role = ?", role.rawValue) }
-        if let state { add("state = ?", state.rawValue) }
+        // With a selective filter (listener, name) present, the unary + keeps SQLite from
+        // walking the state index instead: 3 values in a million rows, seen at 800 ms against
+        // 2 ms for an empty first page. Alone, state may use its index.
+        let selective = listener != nil || name != nil
+        if let role { add(selective ? "+role = ?" : "role = ?", role.rawValue) }
+        if let state { add(selective ? "+state = ?" : "state = ?", state.rawValue) }
         if let remote {
             let escaped = remote.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(of: "_", with: "\\_")
             add("remote_address LIKE ? ESCAPE '\\'", escaped + "%")
         }
-        if let since { add("opened_at >= ?", RFC3339.format(since)) }
-        if let until { add("opened_at < ?", RFC3339.format(until)) }
+        // Ids are ULIDs: their first ten characters are the opening millisecond, so a time range
+        // is also an id range on the primary key, in the order pages are read. A millisecond of
+        // slack covers an id made just before its opened_at was taken; opened_at decides.
+        if let since {
+            add("id >= ?", SessionID.lowerBound(at: since.addingTimeInterval(-0.002)))
+            add("opened_at >= ?", RFC3339.format(since))
+        }
+        if let until {
+            add("id < ?", SessionID.lowerBound(at: until.addingTimeInterval(0.002)))
+            add("opened_at < ?", RFC3339.format(until))
+        }
         if let minBytes { add("bytes_in + bytes_out >= ?", minBytes) }
         if let cursor { add("id < ?", cursor) }
         return (clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND "), arguments)

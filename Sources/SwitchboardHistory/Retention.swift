@@ -50,10 +50,9 @@ extension HistoryDatabase {
     }
 }
 
-/// Keeps the history file in shape in the background: prunes what the retention policy no
-/// longer keeps, once at start and then every `interval`, and refreshes the planner's
-/// statistics every hour as the file grows.
-public struct HistoryMaintenance: Service {
+/// Prunes what the retention policy no longer keeps, in the background: once at start and
+/// then every `interval`.
+public struct RetentionService: Service {
     let database: HistoryDatabase
     let policy: RetentionPolicy
     let interval: Duration
@@ -67,21 +66,17 @@ public struct HistoryMaintenance: Service {
     }
 
     public func run() async throws {
-        var lastAnalyze = ContinuousClock.now
+        // A service that returns would stop the whole group: with nothing to prune, just wait.
+        guard !policy.isEmpty else {
+            try? await gracefulShutdown()
+            return
+        }
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            if !policy.isEmpty {
-                do {
-                    let pruned = try await database.prune(policy)
-                    if pruned > 0 { logger.info("history pruned", metadata: ["sessions": "\(pruned)"]) }
-                } catch {
-                    logger.warning("history pruning failed; will retry", metadata: ["error": "\(error)"])
-                }
-            }
-            if ContinuousClock.now - lastAnalyze > .seconds(3600) {
-                lastAnalyze = ContinuousClock.now
-                do { try await database.analyze() } catch {
-                    logger.warning("refreshing the history's query statistics failed", metadata: ["error": "\(error)"])
-                }
+            do {
+                let pruned = try await database.prune(policy)
+                if pruned > 0 { logger.info("history pruned", metadata: ["sessions": "\(pruned)"]) }
+            } catch {
+                logger.warning("history pruning failed; will retry", metadata: ["error": "\(error)"])
             }
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
         }

@@ -67,8 +67,6 @@ try await withThrowingTaskGroup(of: Void.self) { tasks in
     try await tasks.waitForAll()
 }
 let total = try await database.count()
-// What the service does at start-up and hourly.
-try database.analyze()
 
 func timeQuery(_ name: String, _ filter: HistoryFilter) async throws -> (String, Double, Double, Int) {
     var times: [Double] = []
@@ -91,6 +89,8 @@ let queries: [(String, HistoryFilter)] = [
     ("remote prefix", HistoryFilter(remote: "10.3.")),
     ("since + role", HistoryFilter(role: .server, since: weekAgo)),
     ("min_bytes", HistoryFilter(minBytes: 7_000)),
+    ("listener + week", HistoryFilter(listener: "listener-3", since: weekAgo)),
+    ("last hour", HistoryFilter(since: Date().addingTimeInterval(-3600))),
     ("rare listener", HistoryFilter(listener: "nobody")),
 ]
 print("first page (limit 100) over \(total) sessions:")

@@ -102,10 +102,10 @@ struct Serve: AsyncParsableCommand {
 
         // Shut down in reverse order: the core closes its sessions (long-polls return), the
         // writer then flushes every record, and the API goes last.
-        let maintenance = HistoryMaintenance(database: history, policy: RetentionPolicy(days: retainDays, sessions: retainSessions), logger: logger)
+        let retention = RetentionService(database: history, policy: RetentionPolicy(days: retainDays, sessions: retainSessions), logger: logger)
         let serviceGroup = ServiceGroup(
             configuration: .init(
-                services: [app, writer, maintenance, CoreService(switchboard: switchboard)],
+                services: [app, writer, retention, CoreService(switchboard: switchboard)],
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger
             )

@@ -115,6 +115,20 @@ final class EndToEndTests: XCTestCase {
         XCTAssertNotEqual(badLevel.status, 0)
     }
 
+    func testTheAPICanListenOnAUnixSocket() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("switchboard-unix-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let socket = directory.appendingPathComponent("api.sock").path
+        let service = try ServiceProcess(arguments: ["serve", "--api", "unix:\(socket)", "--db", directory.appendingPathComponent("h.sqlite3").path], directory: directory)
+        defer { Task { await service.stop() } }
+        try await eventually("the API socket") { service.output.contains("control API listening on unix:\(socket)") }
+        let api = HTTPClient(unixPath: socket)
+        let health = try await api.get("/healthz")
+        XCTAssertEqual(health.status, 200, health.text)
+        let info = try await api.get("/v1/info")
+        XCTAssertEqual(info["api"] as? String, "unix:\(socket)")
+    }
+
     func testAnAPIAddressInUseIsAClearFailure() async throws {
         let first = try await ServiceProcess.start()
         defer { Task { await first.stop() } }

@@ -36,7 +36,16 @@ public struct HTTPResult: Sendable {
 /// tests can also send what no well-behaved client would.
 public struct HTTPClient: Sendable {
     public let port: Int
-    public init(port: Int) { self.port = port }
+    /// Set to talk to an API on a unix socket instead of 127.0.0.1:port.
+    public let unixPath: String?
+    public init(port: Int) {
+        self.port = port
+        unixPath = nil
+    }
+    public init(unixPath: String) {
+        port = 0
+        self.unixPath = unixPath
+    }
 
     public func get(_ path: String, timeout: Duration = .seconds(70)) async throws -> HTTPResult {
         try await request("GET", path, timeout: timeout)
@@ -64,7 +73,12 @@ public struct HTTPClient: Sendable {
 
     /// Sends raw bytes and parses what comes back before the server closes.
     public func raw(_ bytes: [UInt8], timeout: Duration = .seconds(70)) async throws -> HTTPResult {
-        let connection = try await TestConnection.connect(port: port)
+        let connection: TestConnection
+        if let unixPath {
+            connection = try await TestConnection.connect(unixPath: unixPath)
+        } else {
+            connection = try await TestConnection.connect(port: port)
+        }
         defer { Task { await connection.close() } }
         try await connection.send(bytes)
         try await connection.waitForClose(timeout: timeout)

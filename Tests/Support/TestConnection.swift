@@ -64,6 +64,8 @@ public final class TestConnection: Sendable {
     public var received: [UInt8] { collector.state.withLock { $0.bytes } }
     public var receivedText: String { String(decoding: received, as: UTF8.self) }
     public var isClosed: Bool { collector.state.withLock { $0.closed } }
+    /// The error the connection ended with, e.g. a reset: `IOError` with errno ECONNRESET.
+    public var closeError: (any Error)? { collector.state.withLock { $0.error } }
 
     /// Waits until at least `count` bytes have arrived and returns all received so far.
     @discardableResult
@@ -98,6 +100,7 @@ final class Collector: Sendable {
     struct State {
         var bytes: [UInt8] = []
         var closed = false
+        var error: (any Error)?
     }
     let state = Mutex(State())
 }
@@ -118,6 +121,7 @@ final class CollectorHandler: ChannelInboundHandler, Sendable {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        collector.state.withLock { $0.error = $0.error ?? error }
         context.close(promise: nil)
     }
 }

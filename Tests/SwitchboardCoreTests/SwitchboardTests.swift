@@ -115,6 +115,16 @@ final class SwitchboardTests: XCTestCase {
         let session = try await onlySession()
         _ = try await switchboard.closeSession(session.id, reset: true)
         try await peer.waitForClose()
+        XCTAssertEqual((peer.closeError as? IOError)?.errnoCode, ECONNRESET, "an RST, not a FIN: \(String(describing: peer.closeError))")
+    }
+
+    func testAnOperatorCloseSendsAFIN() async throws {
+        let port = try await listen(.hold)
+        let peer = try await TestConnection.connect(port: port)
+        let session = try await onlySession()
+        _ = try await switchboard.closeSession(session.id, reset: false)
+        try await peer.waitForClose()
+        XCTAssertNil(peer.closeError)
     }
 
     func testMaxSessionsClosesAndCountsTheRest() async throws {

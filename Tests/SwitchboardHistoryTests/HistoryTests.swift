@@ -236,6 +236,26 @@ final class HistoryTests: XCTestCase {
         XCTAssertEqual(stats.reduce(0) { $0 + $1.bytesIn }, Int64((0..<30).reduce(0, +)))
     }
 
+    func testTimeRangesAreHalfOpenOnOpeningTime() async throws {
+        let database = try HistoryDatabase(path: path)
+        let t0 = Date(timeIntervalSince1970: 1_790_000_000)
+        let times = [t0, t0.addingTimeInterval(0.001), t0.addingTimeInterval(3600), t0.addingTimeInterval(7200)]
+        try await database.write(times.map { .session(SessionRecord(SessionInfo.sample(openedAt: $0))) }, aliveAt: Date())
+        func count(_ filter: HistoryFilter) async throws -> Int { try await database.page(filter, limit: 100).sessions.count }
+        let fromStart = try await count(HistoryFilter(since: t0))
+        XCTAssertEqual(fromStart, 4)
+        let afterFirstMillisecond = try await count(HistoryFilter(since: t0.addingTimeInterval(0.001)))
+        XCTAssertEqual(afterFirstMillisecond, 3)
+        let untilStart = try await count(HistoryFilter(until: t0))
+        XCTAssertEqual(untilStart, 0, "until is exclusive")
+        let window = try await count(HistoryFilter(since: t0.addingTimeInterval(1800), until: t0.addingTimeInterval(5400)))
+        XCTAssertEqual(window, 1)
+        let withListener = try await count(HistoryFilter(listener: "l", state: .open, until: t0.addingTimeInterval(3600)))
+        XCTAssertEqual(withListener, 2)
+        let stats = try await database.stats(since: t0.addingTimeInterval(1), until: nil)
+        XCTAssertEqual(stats.reduce(0) { $0 + $1.sessions }, 2)
+    }
+
     func testRetentionPrunesOldClosedSessionsAndKeepsOpenOnes() async throws {
         let database = try HistoryDatabase(path: path)
         let old = Date().addingTimeInterval(-10 * 86_400)
