@@ -143,4 +143,51 @@ final class DurabilityTests: XCTestCase {
         let rows = try await historyRows(service.historyFile)
         XCTAssertEqual(rows.count, made)
     }
+
+    /// Root ignores file modes, so the file is made read-only the way root cannot ignore: the
+    /// immutable attribute (chattr +i), which fails every write, also through open descriptors.
+    func testAReadOnlyHistoryFileLeavesTheServiceServing() async throws {
+        let service = try await ServiceProcess.start()
+        defer { Task { await service.stop() } }
+        let created = try await service.api.post("/v1/listeners", json: #"{"name":"echo","address":"127.0.0.1:0","mode":"echo"}"#)
+        let port = port(of: created)
+        let files = [service.historyFile, service.historyFile + "-wal"]
+        guard try chattr("+i", files) else { throw XCTSkip("chattr +i is not supported on this file system") }
+        var made = 0
+        do {
+            defer { _ = try? chattr("-i", files) }
+            try await eventually("/readyz to report the failing writes") {
+                let peer = try await TestConnection.connect(port: port)
+                try await peer.send("ping")
+                try await peer.read(atLeast: 4)
+                await peer.close()
+                made += 1
+                return (try await service.api.get("/readyz")).status == 503
+            }
+            let info = try await service.api.get("/v1/info")
+            XCTAssertNotNil((info["history"] as? [String: Any])?["problem"] as? String, info.text)
+            // Creating a listener must be durable, so it is refused while the file is read-only.
+            let refused = try await service.api.post("/v1/listeners", json: #"{"name":"later","address":"127.0.0.1:0","mode":"echo"}"#)
+            XCTAssertEqual(refused.status, 503, refused.text)
+            XCTAssertEqual(refused.errorCode, "storage_unavailable")
+            let listed = try await service.api.get("/v1/listeners/later")
+            XCTAssertEqual(listed.status, 404, "a listener that could not be stored is not left running")
+        }
+        _ = try chattr("-i", files)
+        try await eventually("the writer to recover", timeout: .seconds(30)) { (try await service.api.get("/readyz")).status == 200 }
+        service.signal(SIGTERM)
+        _ = try await service.waitForExit()
+        let rows = try await historyRows(service.historyFile)
+        XCTAssertEqual(rows.count, made, "nothing was lost while the file was read-only")
+    }
+
+    private func chattr(_ flag: String, _ files: [String]) throws -> Bool {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["chattr", flag] + files
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        return process.terminationStatus == 0
+    }
 }
