@@ -57,6 +57,17 @@ let package = Package(
         // Turns migrations/*.sql into Swift source at build time (see Plugins/EmbedMigrations).
         .executableTarget(name: "embed-migrations"),
         .plugin(name: "EmbedMigrations", capability: .buildTool(), dependencies: ["embed-migrations"]),
+        // Running under systemd: sd_notify over $NOTIFY_SOCKET, the watchdog, socket
+        // activation, journal-friendly log lines. No libsystemd.
+        .target(
+            name: "SwitchboardSystemd",
+            dependencies: [
+                "SwitchboardCore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         // The JSON-over-HTTP control API on Hummingbird.
         .target(
             name: "SwitchboardAPI",
@@ -74,6 +85,7 @@ let package = Package(
             dependencies: [
                 "SwitchboardCore",
                 "SwitchboardHistory",
+                "SwitchboardSystemd",
                 "SwitchboardAPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -107,6 +119,15 @@ let package = Package(
                 "SwitchboardCore",
                 "SwitchboardTestSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(
+            name: "SwitchboardSystemdTests",
+            dependencies: [
+                "SwitchboardSystemd",
+                "SwitchboardTestSupport",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),

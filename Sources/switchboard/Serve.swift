@@ -10,49 +10,96 @@ import ServiceLifecycle
 import SwitchboardAPI
 import SwitchboardCore
 import SwitchboardHistory
+import SwitchboardSystemd
+import Foundation
 
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run the service: the control API, listeners and sessions, until SIGTERM or SIGINT."
     )
 
-    @Option(help: ArgumentHelp("Where the control API listens: HOST:PORT, [IPv6]:PORT or unix:/path.", valueName: "address"))
-    var api: String = "127.0.0.1:7700"
+    @Option(help: ArgumentHelp("Where the control API listens: HOST:PORT, [IPv6]:PORT or unix:/path. Default 127.0.0.1:7700; env SWITCHBOARD_API.", valueName: "address"))
+    var api: String?
 
-    @Option(help: ArgumentHelp("The SQLite file of the session history; created and migrated if needed.", valueName: "path"))
-    var db: String = "./switchboard.sqlite3"
+    @Option(help: ArgumentHelp("The SQLite file of the session history; created and migrated if needed. Default ./switchboard.sqlite3; env SWITCHBOARD_DB.", valueName: "path"))
+    var db: String?
 
-    @Option(help: ArgumentHelp("Delete closed sessions that opened more than this many days ago.", valueName: "days"))
+    @Option(help: ArgumentHelp("Delete closed sessions that opened more than this many days ago. Env SWITCHBOARD_RETAIN_DAYS.", valueName: "days"))
     var retainDays: Int?
 
-    @Option(help: ArgumentHelp("Keep at most this many sessions in the history, deleting the oldest closed ones.", valueName: "count"))
+    @Option(help: ArgumentHelp("Keep at most this many sessions in the history, deleting the oldest closed ones. Env SWITCHBOARD_RETAIN_SESSIONS.", valueName: "count"))
     var retainSessions: Int?
 
-    @Option(help: ArgumentHelp("Bytes recorded per session with capture on, both directions together; later bytes are not recorded and the session is marked truncated.", valueName: "bytes"))
-    var captureLimit: Int = Switchboard.defaultCaptureLimit
+    @Option(help: ArgumentHelp("Bytes recorded per session with capture on, both directions together; later bytes are not recorded and the session is marked truncated. Default 1048576; env SWITCHBOARD_CAPTURE_LIMIT.", valueName: "bytes"))
+    var captureLimit: Int?
 
-    @Option(help: ArgumentHelp("Least severe level logged: trace, debug, info, notice, warning, error, critical.", valueName: "level"))
-    var logLevel: Logger.Level = .info
+    @Option(help: ArgumentHelp("Least severe level logged: trace, debug, info, notice, warning, error, critical. Default info; env SWITCHBOARD_LOG_LEVEL.", valueName: "level"))
+    var logLevel: Logger.Level?
+
+    /// Flags win over the environment (what systemd's EnvironmentFile sets), which wins over defaults.
+    struct Settings {
+        var api: Endpoint
+        var db: String
+        var retainDays: Int?
+        var retainSessions: Int?
+        var captureLimit: Int
+        var logLevel: Logger.Level
+    }
+
+    func settings(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Settings {
+        func value(_ flag: String?, _ name: String) -> String? {
+            flag ?? environment[name].flatMap { $0.isEmpty ? nil : $0 }
+        }
+        func number(_ flag: Int?, _ name: String, _ option: String) throws -> Int? {
+            if let flag { return flag }
+            guard let text = environment[name], !text.isEmpty else { return nil }
+            guard let number = Int(text) else { throw ValidationError("\(name) (\(option)) must be a whole number, not '\(text)'") }
+            return number
+        }
+        let apiText = value(api, "SWITCHBOARD_API") ?? "127.0.0.1:7700"
+        let endpoint: Endpoint
+        do {
+            endpoint = try Endpoint(parsing: apiText)
+        } catch {
+            throw ValidationError("--api / SWITCHBOARD_API: \(error)")
+        }
+        var level = Logger.Level.info
+        if let logLevel {
+            level = logLevel
+        } else if let text = environment["SWITCHBOARD_LOG_LEVEL"], !text.isEmpty {
+            guard let parsed = Logger.Level(rawValue: text) else { throw ValidationError("SWITCHBOARD_LOG_LEVEL must be one of trace, debug, info, notice, warning, error, critical") }
+            level = parsed
+        }
+        let settings = Settings(
+            api: endpoint,
+            db: value(db, "SWITCHBOARD_DB") ?? "./switchboard.sqlite3",
+            retainDays: try number(retainDays, "SWITCHBOARD_RETAIN_DAYS", "--retain-days"),
+            retainSessions: try number(retainSessions, "SWITCHBOARD_RETAIN_SESSIONS", "--retain-sessions"),
+            captureLimit: try number(captureLimit, "SWITCHBOARD_CAPTURE_LIMIT", "--capture-limit") ?? Switchboard.defaultCaptureLimit,
+            logLevel: level
+        )
+        if let days = settings.retainDays, days < 1 { throw ValidationError("--retain-days must be at least 1") }
+        if let count = settings.retainSessions, count < 1 { throw ValidationError("--retain-sessions must be at least 1") }
+        guard (0...(1 << 30)).contains(settings.captureLimit) else { throw ValidationError("--capture-limit must be from 0 to 1073741824") }
+        return settings
+    }
 
     func validate() throws {
-        do {
-            _ = try Endpoint(parsing: api)
-        } catch {
-            throw ValidationError("--api: \(error)")
-        }
-        if let retainDays, retainDays < 1 { throw ValidationError("--retain-days must be at least 1") }
-        if let retainSessions, retainSessions < 1 { throw ValidationError("--retain-sessions must be at least 1") }
-        guard (0...(1 << 30)).contains(captureLimit) else { throw ValidationError("--capture-limit must be from 0 to 1073741824") }
+        _ = try settings()
     }
 
     func run() async throws {
-        let level = logLevel
+        let settings = try settings()
+        let journal = StderrLogHandler.stderrIsJournal()
         LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
+            var handler = StderrLogHandler(label: label, journal: journal)
+            handler.logLevel = settings.logLevel
             return handler
         }
         let logger = Logger(label: "switchboard")
+        let notifier = SystemdNotifier()
+        let db = settings.db
+        let api = settings.api.description
         // A file-size limit (ulimit -f) must fail writes, which the history survives, not kill the process.
         signal(SIGXFSZ, SIG_IGN)
         signal(SIGPIPE, SIG_IGN)
@@ -71,10 +118,10 @@ struct Serve: AsyncParsableCommand {
         }
         let writer = HistoryWriter(database: history, logger: logger)
         service.addReadinessCheck { writer.health.problem }
-        let switchboard = Switchboard(group: group, logger: logger, observers: [writer], store: history, captureLimit: captureLimit)
+        let switchboard = Switchboard(group: group, logger: logger, observers: [writer], store: history, captureLimit: settings.captureLimit)
 
         let bindAddress: BindAddress
-        switch try Endpoint(parsing: api) {
+        switch settings.api {
         case .host(let host, let port): bindAddress = .hostname(host, port: port)
         case .unix(let path): bindAddress = .unixDomainSocket(path: path)
         }
@@ -86,6 +133,8 @@ struct Serve: AsyncParsableCommand {
                 service.address = address
                 // End-to-end tests and scripts read this line to learn a port chosen with :0.
                 logger.notice("control API listening on \(address)")
+                // Saved listeners were restored before the server started, so this is ready.
+                notifier?.ready(status: "serving the API on \(address); \(switchboard.counts.listeners) listeners")
             },
             // The API shares the event loops of the sessions it manages.
             eventLoopGroupProvider: .shared(group),
@@ -93,6 +142,7 @@ struct Serve: AsyncParsableCommand {
         )
         // Saved listeners come back before the API answers, so /readyz never says ready too early.
         service.startupStep("restoring listeners")
+        notifier?.status("restoring saved listeners")
         let saved = try history.savedListeners()
         let (restored, failed) = await switchboard.restoreListeners(saved)
         if !saved.isEmpty {
@@ -102,10 +152,14 @@ struct Serve: AsyncParsableCommand {
 
         // Shut down in reverse order: the core closes its sessions (long-polls return), the
         // writer then flushes every record, and the API goes last.
-        let retention = RetentionService(database: history, policy: RetentionPolicy(days: retainDays, sessions: retainSessions), logger: logger)
+        let retention = RetentionService(database: history, policy: RetentionPolicy(days: settings.retainDays, sessions: settings.retainSessions), logger: logger)
+        var services: [any Service] = [app, writer, retention, CoreService(switchboard: switchboard, notifier: notifier)]
+        if let watchdog = WatchdogService(notifier: notifier, group: group, logger: logger) {
+            services.insert(watchdog, at: 0)
+        }
         let serviceGroup = ServiceGroup(
             configuration: .init(
-                services: [app, writer, retention, CoreService(switchboard: switchboard)],
+                services: services,
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger
             )
@@ -125,9 +179,11 @@ struct Serve: AsyncParsableCommand {
 /// Keeps the socket core alive for the life of the service and closes everything on shutdown.
 struct CoreService: Service {
     let switchboard: Switchboard
+    let notifier: SystemdNotifier?
 
     func run() async throws {
         try? await gracefulShutdown()
+        notifier?.stopping(status: "closing \(switchboard.counts.openSessions) sessions")
         await switchboard.shutdown()
     }
 }

@@ -20,7 +20,9 @@ final class ServiceProcess: Sendable {
     /// Starts `switchboard serve` on 127.0.0.1:0 and waits until its API answers: in a fresh
     /// folder, or in `directory` to restart on the history file an earlier run left there.
     /// `fileSizeLimitKB` starts it under `ulimit -f`, a disk that is full past that size.
-    static func start(_ extra: [String] = [], in directory: URL? = nil, fileSizeLimitKB: Int? = nil) async throws -> ServiceProcess {
+    static func start(
+        _ extra: [String] = [], in directory: URL? = nil, fileSizeLimitKB: Int? = nil, environment: [String: String] = [:]
+    ) async throws -> ServiceProcess {
         let directory = directory ?? FileManager.default.temporaryDirectory.appendingPathComponent("switchboard-e2e-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         var arguments = ["serve", "--api", "127.0.0.1:0", "--db", directory.appendingPathComponent("history.sqlite3").path] + extra
@@ -29,16 +31,20 @@ final class ServiceProcess: Sendable {
             arguments = ["-c", "ulimit -S -f \(fileSizeLimitKB) && exec \"$0\" \"$@\"", binary.path] + arguments
             executable = URL(fileURLWithPath: "/bin/bash")
         }
-        let service = try ServiceProcess(executable: executable, arguments: arguments, directory: directory)
+        let service = try ServiceProcess(executable: executable, arguments: arguments, directory: directory, environment: environment)
         try await eventually("the API address in the log:\n\(service.output)") { service.apiPort != nil || !service.process.isRunning }
         guard service.apiPort != nil else { throw TimedOut("switchboard exited: \(service.output)") }
         return service
     }
 
-    init(executable: URL = ServiceProcess.binary, arguments: [String], directory: URL) throws {
+    init(executable: URL = ServiceProcess.binary, arguments: [String], directory: URL, environment: [String: String] = [:]) throws {
         self.directory = directory
         process = Process()
         process.executableURL = executable
+        // The test's own environment, less anything systemd-like that would change how it runs.
+        var inherited = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("SWITCHBOARD_") && !["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES", "JOURNAL_STREAM"].contains($0.key) }
+        inherited.merge(environment) { $1 }
+        process.environment = inherited
         process.arguments = arguments
         process.currentDirectoryURL = directory
         let pipe = Pipe()
@@ -78,9 +84,9 @@ final class ServiceProcess: Sendable {
 }
 
 /// Runs the built binary to completion, for `--help` and refusals at start.
-func runSwitchboard(_ arguments: [String]) async throws -> (status: Int32, output: String) {
+func runSwitchboard(_ arguments: [String], environment: [String: String] = [:]) async throws -> (status: Int32, output: String) {
     let directory = FileManager.default.temporaryDirectory
-    let service = try ServiceProcess(arguments: arguments, directory: directory)
+    let service = try ServiceProcess(arguments: arguments, directory: directory, environment: environment)
     let status = try await service.waitForExit()
     try await eventually("the output to be read") { !service.output.isEmpty }
     return (status, service.output)

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Builds switchboard in release mode and installs the binary, the systemd unit and its
+# environment file. Honours PREFIX (default /usr/local) and DESTDIR (for packagers).
+#   deploy/install.sh             build and install
+#   deploy/install.sh --uninstall remove what install put there (keeps the env file and the data)
+#   deploy/install.sh --no-build  install an already built binary: $BINARY or .build/release/switchboard
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PREFIX=${PREFIX:-/usr/local}
+DESTDIR=${DESTDIR:-}
+SYSCONFDIR=${SYSCONFDIR:-/etc}
+UNITDIR=${UNITDIR:-/etc/systemd/system}
+build=1
+action=install
+for arg in "$@"; do
+    case "$arg" in
+        --uninstall) action=uninstall ;;
+        --no-build) build=0 ;;
+        -h|--help) sed -n '2,7p' "$0"; exit 0 ;;
+        *) echo "install.sh: unknown argument '$arg'" >&2; exit 2 ;;
+    esac
+done
+
+bin="$DESTDIR$PREFIX/bin/switchboard"
+unit="$DESTDIR$UNITDIR/switchboard.service"
+env="$DESTDIR$SYSCONFDIR/switchboard/switchboard.env"
+doc="$DESTDIR$PREFIX/share/doc/switchboard"
+
+if [ "$action" = uninstall ]; then
+    rm -f "$bin" "$unit" "$doc/README.md" "$doc/switchboard.env.example"
+    rmdir "$doc" 2>/dev/null || true
+    echo "removed switchboard; kept $env and the history in /var/lib/switchboard"
+    echo "next: systemctl disable --now switchboard; systemctl daemon-reload"
+    exit 0
+fi
+
+if [ "$build" = 1 ]; then
+    swift build -c release --product switchboard
+fi
+install -D -m 0755 "${BINARY:-.build/release/switchboard}" "$bin"
+# The unit names the binary by path: follow PREFIX.
+install -d "$(dirname "$unit")"
+sed "s|/usr/local/|$PREFIX/|g" deploy/switchboard.service > "$unit.tmp" && chmod 0644 "$unit.tmp" && mv "$unit.tmp" "$unit"
+install -D -m 0644 README.md "$doc/README.md"
+install -D -m 0644 deploy/switchboard.env "$doc/switchboard.env.example"
+# An operator's edits to the env file are never overwritten.
+if [ ! -e "$env" ]; then
+    install -D -m 0644 deploy/switchboard.env "$env"
+else
+    echo "kept the existing $env (the shipped defaults are in $doc/switchboard.env.example)"
+fi
+
+echo "installed: $bin, $unit, $env"
+echo "next:"
+echo "  systemctl daemon-reload"
+echo "  systemctl enable --now switchboard"
+echo "  systemctl status switchboard; journalctl -u switchboard -f"
