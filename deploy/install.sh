@@ -24,11 +24,12 @@ done
 
 bin="$DESTDIR$PREFIX/bin/switchboard"
 unit="$DESTDIR$UNITDIR/switchboard.service"
+socket_unit="$DESTDIR$UNITDIR/switchboard.socket"
 env="$DESTDIR$SYSCONFDIR/switchboard/switchboard.env"
 doc="$DESTDIR$PREFIX/share/doc/switchboard"
 
 if [ "$action" = uninstall ]; then
-    rm -f "$bin" "$unit" "$doc/README.md" "$doc/switchboard.env.example"
+    rm -f "$bin" "$unit" "$socket_unit" "$doc/README.md" "$doc/switchboard.env.example"
     rmdir "$doc" 2>/dev/null || true
     echo "removed switchboard; kept $env and the history in /var/lib/switchboard"
     echo "next: systemctl disable --now switchboard; systemctl daemon-reload"
@@ -42,6 +43,7 @@ install -D -m 0755 "${BINARY:-.build/release/switchboard}" "$bin"
 # The unit names the binary by path: follow PREFIX.
 install -d "$(dirname "$unit")"
 sed "s|/usr/local/|$PREFIX/|g" deploy/switchboard.service > "$unit.tmp" && chmod 0644 "$unit.tmp" && mv "$unit.tmp" "$unit"
+install -m 0644 deploy/switchboard.socket "$socket_unit"
 install -D -m 0644 README.md "$doc/README.md"
 install -D -m 0644 deploy/switchboard.env "$doc/switchboard.env.example"
 # An operator's edits to the env file are never overwritten.
@@ -51,8 +53,9 @@ else
     echo "kept the existing $env (the shipped defaults are in $doc/switchboard.env.example)"
 fi
 
-echo "installed: $bin, $unit, $env"
+echo "installed: $bin, $unit, $socket_unit, $env"
 echo "next:"
 echo "  systemctl daemon-reload"
 echo "  systemctl enable --now switchboard"
 echo "  systemctl status switchboard; journalctl -u switchboard -f"
+echo "  (or, to start it on the first API request: systemctl enable --now switchboard.socket)"

@@ -125,21 +125,30 @@ struct Serve: AsyncParsableCommand {
         case .host(let host, let port): bindAddress = .hostname(host, port: port)
         case .unix(let path): bindAddress = .unixDomainSocket(path: path)
         }
-        let app = Application(
-            responder: ControlAPI.responder(switchboard: switchboard, history: history, writer: writer, service: service, logger: logger),
-            configuration: ApplicationConfiguration(address: bindAddress, serverName: "switchboard"),
-            onServerRunning: { channel in
-                let address = Endpoint.describe(channel.localAddress) ?? "?"
-                service.address = address
-                // End-to-end tests and scripts read this line to learn a port chosen with :0.
-                logger.notice("control API listening on \(address)")
-                // Saved listeners were restored before the server started, so this is ready.
-                notifier?.ready(status: "serving the API on \(address); \(switchboard.counts.listeners) listeners")
-            },
-            // The API shares the event loops of the sessions it manages.
-            eventLoopGroupProvider: .shared(group),
-            logger: logger
-        )
+        let responder = ControlAPI.responder(switchboard: switchboard, history: history, writer: writer, service: service, logger: logger)
+        let onServerRunning: @Sendable (any Channel) async -> Void = { channel in
+            let address = Endpoint.describe(channel.localAddress) ?? "?"
+            service.address = address
+            // End-to-end tests and scripts read this line to learn a port chosen with :0.
+            logger.notice("control API listening on \(address)")
+            // Saved listeners were restored before the server started, so this is ready.
+            notifier?.ready(status: "serving the API on \(address); \(switchboard.counts.listeners) listeners")
+        }
+        let app: any Service
+        if let activation = SocketActivation(), let socket = activation.api {
+            // systemd owns the API's socket (switchboard.socket): serve on it; --api is not bound.
+            logger.info("serving the API on the socket systemd passed", metadata: ["fd": "\(socket.fd)", "name": "\(socket.name)"])
+            app = InheritedSocketServer(socket: socket.fd, group: group, responder: responder, serverName: "switchboard", logger: logger, onServerRunning: onServerRunning)
+        } else {
+            app = Application(
+                responder: responder,
+                configuration: ApplicationConfiguration(address: bindAddress, serverName: "switchboard"),
+                onServerRunning: onServerRunning,
+                // The API shares the event loops of the sessions it manages.
+                eventLoopGroupProvider: .shared(group),
+                logger: logger
+            )
+        }
         // Saved listeners come back before the API answers, so /readyz never says ready too early.
         service.startupStep("restoring listeners")
         notifier?.status("restoring saved listeners")

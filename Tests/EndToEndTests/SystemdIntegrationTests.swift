@@ -39,6 +39,44 @@ final class SystemdIntegrationTests: XCTestCase {
         XCTAssertTrue(sink.messages.contains { $0.hasPrefix("STOPPING=1") }, "\(sink.messages)")
     }
 
+    /// The test owns the listening socket, as systemd would: a small wrapper binds it, moves it
+    /// to fd 3, sets LISTEN_FDS for its own pid and execs the binary in its place.
+    func testServesTheAPIOnAnInheritedSocket() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("switchboard-activation-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let wrapper = """
+            import os, socket, sys
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind(("127.0.0.1", 0))
+            s.listen(64)
+            os.dup2(s.fileno(), 3)
+            os.set_inheritable(3, True)
+            env = dict(os.environ, LISTEN_FDS="1", LISTEN_FDNAMES="api", LISTEN_PID=str(os.getpid()))
+            os.execve(sys.argv[1], sys.argv[1:], env)
+            """
+        let script = folder.appendingPathComponent("activate.py")
+        try wrapper.write(to: script, atomically: true, encoding: .utf8)
+        // --api names an address that is taken: with an inherited socket it must not be bound.
+        let service = try ServiceProcess(
+            executable: URL(fileURLWithPath: "/usr/bin/env"),
+            arguments: ["python3", script.path, ServiceProcess.binary.path, "serve", "--api", "127.0.0.1:1", "--db", folder.appendingPathComponent("h.sqlite3").path],
+            directory: folder
+        )
+        defer { Task { await service.stop() } }
+        try await eventually("the API on the inherited socket:\n\(service.output)") { service.apiPort != nil || !service.process.isRunning }
+        XCTAssertTrue(service.output.contains("serving the API on the socket systemd passed"), service.output)
+        let health = try await service.api.get("/healthz")
+        XCTAssertEqual(health.status, 200)
+        let created = try await service.api.post("/v1/listeners", json: #"{"name":"e","address":"127.0.0.1:0","mode":"echo"}"#)
+        XCTAssertEqual(created.status, 201, created.text)
+        let missing = try await service.api.get("/v1/listeners/nope")
+        XCTAssertEqual(missing.errorCode, "not_found", "the same API, errors included")
+        service.signal(SIGTERM)
+        let status = try await service.waitForExit()
+        XCTAssertEqual(status, 0, service.output)
+    }
+
     func testSilentWithoutNotifySocket() async throws {
         let (folder, path) = try sinkPath()
         let sink = try DatagramSink(path: path)
@@ -90,9 +128,10 @@ final class SystemdIntegrationTests: XCTestCase {
         let copy = folder.appendingPathComponent("switchboard.service")
         try unit.write(to: copy, atomically: true, encoding: .utf8)
 
-        let verify = try run("/usr/bin/systemd-analyze", ["verify", copy.path])
+        try FileManager.default.copyItem(at: Self.root.appendingPathComponent("deploy/switchboard.socket"), to: folder.appendingPathComponent("switchboard.socket"))
+        let verify = try run("/usr/bin/systemd-analyze", ["verify", copy.path, folder.appendingPathComponent("switchboard.socket").path])
         XCTAssertEqual(verify.status, 0, verify.output)
-        XCTAssertFalse(verify.output.contains("switchboard.service"), "verify is clean:\n\(verify.output)")
+        XCTAssertFalse(verify.output.contains("switchboard."), "verify is clean:\n\(verify.output)")
 
         let security = try run("/usr/bin/systemd-analyze", ["security", "--offline=true", copy.path])
         let line = try XCTUnwrap(security.output.split(separator: "\n").first { $0.contains("Overall exposure level") }, security.output)
@@ -108,7 +147,7 @@ final class SystemdIntegrationTests: XCTestCase {
         let first = try run(script, ["--no-build"], environment: environment)
         XCTAssertEqual(first.status, 0, first.output)
         XCTAssertTrue(first.output.contains("systemctl daemon-reload"), first.output)
-        let expected = ["usr/bin/switchboard", "etc/systemd/system/switchboard.service", "etc/switchboard/switchboard.env",
+        let expected = ["usr/bin/switchboard", "etc/systemd/system/switchboard.service", "etc/systemd/system/switchboard.socket", "etc/switchboard/switchboard.env",
                         "usr/share/doc/switchboard/README.md", "usr/share/doc/switchboard/switchboard.env.example"]
         for file in expected {
             XCTAssertTrue(FileManager.default.fileExists(atPath: destdir.appendingPathComponent(file).path), file)
