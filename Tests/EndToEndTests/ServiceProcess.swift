@@ -44,12 +44,18 @@ final class ServiceProcess: Sendable {
         // The test's own environment, less anything systemd-like that would change how it runs.
         var inherited = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("SWITCHBOARD_") && !["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES", "JOURNAL_STREAM"].contains($0.key) }
         inherited.merge(environment) { $1 }
-        process.environment = inherited
         process.arguments = arguments
         process.currentDirectoryURL = directory
         let pipe = Pipe()
         process.standardError = pipe
         process.standardOutput = pipe
+        if environment["JOURNAL_STREAM"] == "<stderr>" {
+            // Make the child's stderr look like systemd's journal stream: its device and inode.
+            var info = stat()
+            fstat(pipe.fileHandleForWriting.fileDescriptor, &info)
+            inherited["JOURNAL_STREAM"] = "\(info.st_dev):\(info.st_ino)"
+        }
+        process.environment = inherited
         log = LineCollector(pipe)
         try process.run()
     }

@@ -77,6 +77,22 @@ final class SystemdIntegrationTests: XCTestCase {
         XCTAssertEqual(status, 0, service.output)
     }
 
+    func testLogLinesCarrySyslogPrioritiesWhenStderrIsTheJournal() async throws {
+        let journal = try await ServiceProcess.start(environment: ["JOURNAL_STREAM": "<stderr>"])
+        defer { Task { await journal.stop() } }
+        let created = try await journal.api.post("/v1/listeners", json: #"{"name":"x","address":"127.0.0.1:0","mode":"echo"}"#)
+        XCTAssertEqual(created.status, 201)
+        try await eventually("the listener's log line") { journal.output.contains("<6>info listener created") }
+        let lines = journal.output.split(separator: "\n")
+        XCTAssertTrue(lines.contains { $0.hasPrefix("<5>notice control API listening on") }, journal.output)
+        XCTAssertTrue(lines.allSatisfy { $0.hasPrefix("<") }, "every line has a priority and no timestamp:\n\(journal.output)")
+
+        let plain = try await ServiceProcess.start()
+        defer { Task { await plain.stop() } }
+        let first = try XCTUnwrap(plain.output.split(separator: "\n").first)
+        XCTAssertNotNil(RFC3339Prefix.match(first), "plain lines start with a time: \(first)")
+    }
+
     func testSilentWithoutNotifySocket() async throws {
         let (folder, path) = try sinkPath()
         let sink = try DatagramSink(path: path)
@@ -180,5 +196,14 @@ final class SystemdIntegrationTests: XCTestCase {
         let data = pipe.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+}
+
+enum RFC3339Prefix {
+    /// "2026-11-26T05:34:03.123Z ..." → the time, if the line starts with one.
+    static func match(_ line: Substring) -> Substring? {
+        guard line.count > 24 else { return nil }
+        let prefix = line.prefix(24)
+        return prefix.hasSuffix("Z") && prefix.dropFirst(10).first == "T" ? prefix : nil
     }
 }
