@@ -1,41 +1,7 @@
 import Foundation
+import NIOCore
 import SwitchboardCore
-
-/// A session as the API shows it; absent values are `null`, so every object has every key.
-struct SessionResponse: Encodable {
-    let info: SessionInfo
-
-    enum CodingKeys: String, CodingKey {
-        case id, role, listener, name, state
-        case localAddress = "local_address"
-        case remoteAddress = "remote_address"
-        case openedAt = "opened_at"
-        case closedAt = "closed_at"
-        case closeReason = "close_reason"
-        case bytesIn = "bytes_in"
-        case bytesOut = "bytes_out"
-        case capture
-        case captureTruncated = "capture_truncated"
-    }
-
-    func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(info.capture, forKey: .capture)
-        try c.encode(info.captureTruncated, forKey: .captureTruncated)
-        try c.encode(info.id.rawValue, forKey: .id)
-        try c.encode(info.role.rawValue, forKey: .role)
-        try c.encode(info.listener, forKey: .listener)
-        try c.encode(info.name, forKey: .name)
-        try c.encode(info.localAddress, forKey: .localAddress)
-        try c.encode(info.remoteAddress, forKey: .remoteAddress)
-        try c.encode(info.state.rawValue, forKey: .state)
-        try c.encode(RFC3339.format(info.openedAt), forKey: .openedAt)
-        try c.encode(info.closedAt.map(RFC3339.format), forKey: .closedAt)
-        try c.encode(info.closeReason?.description, forKey: .closeReason)
-        try c.encode(info.bytesIn, forKey: .bytesIn)
-        try c.encode(info.bytesOut, forKey: .bytesOut)
-    }
-}
+import SwitchboardHistory
 
 struct ListenerResponse: Encodable {
     let info: ListenerInfo
@@ -80,27 +46,40 @@ struct ListenerResponse: Encodable {
 }
 
 struct ListenerList: Encodable { let listeners: [ListenerResponse] }
-struct SessionList: Encodable { let sessions: [SessionResponse] }
+/// Live sessions have the same shape as the history's rows (`SessionRecord`), so a script reads both alike.
+struct SessionList: Encodable { let sessions: [SessionRecord] }
 
 struct SendResponse: Encodable {
     let bytesSent: Int
-    let session: SessionResponse
+    let session: SessionRecord
     enum CodingKeys: String, CodingKey {
         case bytesSent = "bytes_sent"
         case session
     }
 }
 
-struct MessagesResponse: Encodable {
-    struct Item: Encodable {
-        let seq: UInt64
-        let direction: String
-        let at: String
-        let data: String
-        let encoding: String
-        let bytes: Int
+/// One message as both the live and the captured transcripts show it.
+struct MessageItem: Encodable {
+    let seq: UInt64
+    let direction: String
+    let at: String
+    let data: String
+    let encoding: String
+    let bytes: Int
+
+    init(seq: UInt64, direction: String, at: String, data: ByteBuffer, as wanted: DataEncoding?) {
+        let (text, used) = DataEncoding.encode(data, as: wanted)
+        self.seq = seq
+        self.direction = direction
+        self.at = at
+        self.data = text
+        self.encoding = used.rawValue
+        self.bytes = data.readableBytes
     }
-    let messages: [Item]
+}
+
+struct MessagesResponse: Encodable {
+    let messages: [MessageItem]
     let next: UInt64
     let firstSeq: UInt64?
     let sessionState: String
@@ -113,8 +92,7 @@ struct MessagesResponse: Encodable {
 
     init(page: MessagePage, state: SessionState, encoding: DataEncoding?) {
         messages = page.messages.map { message in
-            let (text, used) = DataEncoding.encode(message.data, as: encoding)
-            return Item(seq: message.seq, direction: message.direction.rawValue, at: RFC3339.format(message.at), data: text, encoding: used.rawValue, bytes: message.data.readableBytes)
+            MessageItem(seq: message.seq, direction: message.direction.rawValue, at: RFC3339.format(message.at), data: message.data, as: encoding)
         }
         next = page.next
         firstSeq = page.firstRetained

@@ -144,24 +144,15 @@ struct HistoryController {
     }
 
     struct CapturedMessages: Encodable {
-        struct Item: Encodable {
-            let seq: Int64
-            let direction: String
-            let at: String
-            let data: String
-            let encoding: String
-            let bytes: Int
-        }
         let session: SessionRecord
-        let messages: [Item]
+        let messages: [MessageItem]
         let next: Int64
         let truncated: Bool
 
         init(session: SessionRecord, rows: [MessageRecord], after: Int64, encoding: DataEncoding?) {
             self.session = session
             messages = rows.map { row in
-                let (text, used) = DataEncoding.encode(ByteBuffer(bytes: row.data), as: encoding)
-                return Item(seq: row.seq, direction: row.direction, at: row.at, data: text, encoding: used.rawValue, bytes: row.data.count)
+                MessageItem(seq: UInt64(row.seq), direction: row.direction, at: row.at, data: ByteBuffer(bytes: row.data), as: encoding)
             }
             next = rows.last?.seq ?? after
             truncated = session.captureTruncated

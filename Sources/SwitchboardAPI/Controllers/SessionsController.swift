@@ -1,6 +1,7 @@
 import Hummingbird
 import NIOCore
 import SwitchboardCore
+import SwitchboardHistory
 
 /// `/v1/sessions`: outbound sessions, and reading and writing any open session.
 struct SessionsController {
@@ -38,7 +39,7 @@ struct SessionsController {
             guard (1...300_000).contains(timeout) else { throw APIError.invalid("connect_timeout_ms must be from 1 to 300000") }
             spec.connectTimeout = .milliseconds(timeout)
         }
-        return try await core { try JSONResponse.make(SessionResponse(info: try await switchboard.connect(spec)), status: .created) }
+        return try await core { try JSONResponse.make(SessionRecord(try await switchboard.connect(spec)), status: .created) }
     }
 
     @Sendable func list(_ request: Request, context: BasicRequestContext) async throws -> Response {
@@ -49,20 +50,20 @@ struct SessionsController {
             state: try query.choice("state", as: SessionState.self),
             name: query["name"]
         )
-        return try JSONResponse.make(SessionList(sessions: switchboard.sessions(filter).map(SessionResponse.init)))
+        return try JSONResponse.make(SessionList(sessions: switchboard.sessions(filter).map(SessionRecord.init)))
     }
 
     @Sendable func show(_ request: Request, context: BasicRequestContext) async throws -> Response {
         _ = try Query(request, allowed: [])
         let id = try Self.id(context)
-        return try await core { try JSONResponse.make(SessionResponse(info: try switchboard.session(id))) }
+        return try await core { try JSONResponse.make(SessionRecord(try switchboard.session(id))) }
     }
 
     @Sendable func close(_ request: Request, context: BasicRequestContext) async throws -> Response {
         let query = try Query(request, allowed: ["reset"])
         let reset = try query.bool("reset")
         let id = try Self.id(context)
-        return try await core { try JSONResponse.make(SessionResponse(info: try await switchboard.closeSession(id, reset: reset))) }
+        return try await core { try JSONResponse.make(SessionRecord(try await switchboard.closeSession(id, reset: reset))) }
     }
 
     @Sendable func send(_ request: Request, context: BasicRequestContext) async throws -> Response {
@@ -78,7 +79,7 @@ struct SessionsController {
         }
         return try await core {
             try await switchboard.send(id, data)
-            return try JSONResponse.make(SendResponse(bytesSent: data.readableBytes, session: SessionResponse(info: try switchboard.session(id))))
+            return try JSONResponse.make(SendResponse(bytesSent: data.readableBytes, session: SessionRecord(try switchboard.session(id))))
         }
     }
 
