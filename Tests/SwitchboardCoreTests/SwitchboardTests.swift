@@ -9,7 +9,9 @@ final class SwitchboardTests: XCTestCase {
     private var switchboard: Switchboard!
 
     override func setUp() async throws {
-        switchboard = Switchboard(group: MultiThreadedEventLoopGroup.singleton, logger: Logger(label: "test"))
+        var logger = Logger(label: "core-test")
+        logger.logLevel = .warning
+        switchboard = Switchboard(group: MultiThreadedEventLoopGroup.singleton, logger: logger)
     }
 
     override func tearDown() async throws {
