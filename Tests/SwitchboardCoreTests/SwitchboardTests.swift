@@ -247,12 +247,12 @@ final class SwitchboardTests: XCTestCase {
         try await eventually("the session to stop reading") {
             switchboard.sessions()[0].bytesIn >= UInt64(Session.unreadLimit)
         }
-        // Give the peer time to push more if the session were still reading; it must not take it.
-        let settled = switchboard.sessions()[0].bytesIn
+        // Give the peer time to push more if the session were still reading: unchecked, the
+        // 10 MiB would pour in within this time. What is read after the limit is only what NIO's
+        // read loop already had in hand (at most maxMessagesPerRead reads of up to 64 KiB).
         try await Task.sleep(for: .milliseconds(200))
         let held = switchboard.sessions()[0].bytesIn
         XCTAssertLessThan(held, UInt64(Session.unreadLimit + (256 << 10)), "reading stops near the limit")
-        XCTAssertEqual(held, settled, "no more is read while unread data sits at the limit")
 
         var received: [UInt8] = []
         received.reserveCapacity(total)
