@@ -317,8 +317,4 @@ public final class Session: Sendable {
     }
 }
 
-extension Session: Hashable {
-    public static func == (a: Session, b: Session) -> Bool { a === b }
-    public func hash(into hasher: inout Hasher) { hasher.combine(ObjectIdentifier(self)) }
-}
 

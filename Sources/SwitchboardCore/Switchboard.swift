@@ -319,10 +319,9 @@ public final class Switchboard: Sendable {
         defer {
             if let name = spec.name { _ = state.withLock { $0.reservedSessionNames.remove(name) } }
         }
-        let timeout = TimeAmount.nanoseconds(Int64(spec.connectTimeout.components.seconds) * 1_000_000_000 + spec.connectTimeout.components.attoseconds / 1_000_000_000)
         // The handler joins once the session exists; until then nothing may be read and lost.
         let bootstrap = ClientBootstrap(group: group)
-            .connectTimeout(timeout)
+            .connectTimeout(TimeAmount(spec.connectTimeout))
             .channelOption(ChannelOptions.autoRead, value: false)
         let channel: any Channel
         do {
