@@ -10,12 +10,16 @@ public enum ListenerMode: Sendable, Equatable {
     case reply(ByteBuffer, closeAfterReply: Bool)
     /// Keeps the connection for an operator to read and write through the API.
     case hold
+    /// Connects each accepted connection to `to` and relays bytes both ways. When the upstream
+    /// cannot be reached the accepted connection is closed, or reset with `resetOnFailure`.
+    case forward(to: Endpoint, resetOnFailure: Bool)
 
     public var name: String {
         switch self {
         case .echo: "echo"
         case .reply: "reply"
         case .hold: "hold"
+        case .forward: "forward"
         }
     }
 
@@ -24,6 +28,8 @@ public enum ListenerMode: Sendable, Equatable {
         case .echo: .echo
         case .reply(let reply, let close): .reply(reply, closeAfterReply: close)
         case .hold: .interactive
+        // Forwarded connections get a relay, not a SessionHandler; never asked for.
+        case .forward: .interactive
         }
     }
 }

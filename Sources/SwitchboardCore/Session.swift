@@ -25,6 +25,10 @@ public enum CloseReason: Sendable, Hashable, CustomStringConvertible {
     case peer
     /// The peer reset the connection (RST).
     case reset
+    /// Nothing moved for the session's idle_timeout_ms.
+    case idle
+    /// The other half of a forwarded pair ended, so this half was closed too.
+    case partner
     case error(String)
 
     public var description: String {
@@ -32,6 +36,8 @@ public enum CloseReason: Sendable, Hashable, CustomStringConvertible {
         case .local: "local"
         case .peer: "peer"
         case .reset: "reset"
+        case .idle: "idle"
+        case .partner: "partner"
         case .error(let text): "error: \(text)"
         }
     }
@@ -54,12 +60,15 @@ public struct SessionInfo: Sendable {
     /// Whether its bytes are recorded into the history, and whether the cap cut that short.
     public let capture: Bool
     public let captureTruncated: Bool
+    /// The other half of a forwarded pair: the upstream session of an accepted one, and back.
+    public let partnerID: SessionID?
 
     public init(
         id: SessionID, role: SessionRole, listener: String?, name: String?, localAddress: String?, remoteAddress: String?,
         state: SessionState, openedAt: Date, closedAt: Date?, closeReason: CloseReason?, bytesIn: UInt64, bytesOut: UInt64,
-        capture: Bool, captureTruncated: Bool
+        capture: Bool, captureTruncated: Bool, partnerID: SessionID? = nil
     ) {
+        self.partnerID = partnerID
         self.id = id
         self.role = role
         self.listener = listener

@@ -91,6 +91,14 @@ public final class Switchboard: Sendable {
         var shuttingDown = false
     }
     private let state = Mutex(State())
+    private let dataEvents = Atomic<Bool>(false)
+
+    /// Whether observers get `sessionData` calls; off unless somebody listens (live events), as
+    /// it costs a call per read on every session.
+    public var reportsData: Bool {
+        get { dataEvents.load(ordering: .relaxed) }
+        set { dataEvents.store(newValue, ordering: .relaxed) }
+    }
 
     /// Bytes captured per session before capture stops (and records that it was cut short).
     public static let defaultCaptureLimit = 1 << 20

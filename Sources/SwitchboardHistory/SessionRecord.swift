@@ -48,7 +48,7 @@ public struct SessionRecord: Codable, Sendable, FetchableRecord, PersistableReco
         closeReason = info.closeReason?.description
         bytesIn = Int64(clamping: info.bytesIn)
         bytesOut = Int64(clamping: info.bytesOut)
-        partnerId = nil
+        partnerId = info.partnerID?.rawValue
         capture = info.capture
         captureTruncated = info.captureTruncated
     }
