@@ -20,6 +20,7 @@ final class SessionHandler: ChannelDuplexHandler {
     struct ResumeReading: Sendable {}
 
     private let session: Session
+    private let reporter: DataReporter
     private let onClose: @Sendable (Session) -> Void
     /// Set when the handler has held back a `read()`, for unread data or an unwritable peer.
     private var readPending = false
@@ -27,22 +28,26 @@ final class SessionHandler: ChannelDuplexHandler {
     private var pausedForWritability = false
     private var closeAfterFlush = false
 
-    init(session: Session, onClose: @escaping @Sendable (Session) -> Void) {
+    init(session: Session, reporter: DataReporter, onClose: @escaping @Sendable (Session) -> Void) {
         self.session = session
+        self.reporter = reporter
         self.onClose = onClose
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let buffer = unwrapInboundIn(data)
+        reporter.report(session, .in, buffer.readableBytes)
         switch session.behaviour {
         case .echo:
             _ = session.received(buffer)
             session.sent(buffer)
+            reporter.report(session, .out, buffer.readableBytes)
             context.write(wrapOutboundOut(buffer), promise: nil)
         case .reply(let reply, let closeAfterReply):
             _ = session.received(buffer)
             guard !closeAfterFlush else { return }
             session.sent(reply)
+            reporter.report(session, .out, reply.readableBytes)
             if closeAfterReply {
                 closeAfterFlush = true
                 session.noteCloseReason(.local)
@@ -64,7 +69,9 @@ final class SessionHandler: ChannelDuplexHandler {
 
     // Operator sends come through here so that they are counted once they reach the socket.
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        session.sent(unwrapOutboundIn(data))
+        let buffer = unwrapOutboundIn(data)
+        session.sent(buffer)
+        reporter.report(session, .out, buffer.readableBytes)
         context.write(data, promise: promise)
     }
 

@@ -60,6 +60,26 @@ public struct SwitchboardCounts: Sendable {
     public let totalSessions: UInt64
 }
 
+/// Hands `sessionData` events to observers while somebody wants them.
+final class DataReporter: Sendable {
+    private let flag = Atomic<Bool>(false)
+    private let observers: [any SwitchboardObserver]
+
+    init(observers: [any SwitchboardObserver]) { self.observers = observers }
+
+    var enabled: Bool {
+        get { flag.load(ordering: .relaxed) }
+        set { flag.store(newValue, ordering: .relaxed) }
+    }
+
+    @inline(__always)
+    func report(_ session: Session, _ direction: Message.Direction, _ bytes: Int) {
+        guard flag.load(ordering: .relaxed), bytes > 0 else { return }
+        let event = SessionDataEvent(sessionID: session.id, listener: session.listener, direction: direction, bytes: bytes, at: Date())
+        for observer in observers { observer.sessionData(event) }
+    }
+}
+
 /// The socket core: every listener and session of the process, on one event loop group.
 public final class Switchboard: Sendable {
     public let group: any EventLoopGroup
@@ -91,13 +111,13 @@ public final class Switchboard: Sendable {
         var shuttingDown = false
     }
     private let state = Mutex(State())
-    private let dataEvents = Atomic<Bool>(false)
+    let dataReporter: DataReporter
 
     /// Whether observers get `sessionData` calls; off unless somebody listens (live events), as
     /// it costs a call per read on every session.
     public var reportsData: Bool {
-        get { dataEvents.load(ordering: .relaxed) }
-        set { dataEvents.store(newValue, ordering: .relaxed) }
+        get { dataReporter.enabled }
+        set { dataReporter.enabled = newValue }
     }
 
     /// Bytes captured per session before capture stops (and records that it was cut short).
@@ -113,6 +133,7 @@ public final class Switchboard: Sendable {
         self.observers = observers
         self.store = store
         self.retention = retention
+        self.dataReporter = DataReporter(observers: observers)
         self.captureSettings = CaptureSettings(limit: captureLimit) { chunk in
             for observer in observers { observer.sessionCaptured(chunk) }
         }
@@ -298,7 +319,7 @@ public final class Switchboard: Sendable {
             return channel.close()
         }
         do {
-            try channel.pipeline.syncOperations.addHandler(SessionHandler(session: session) { [self] session in
+            try channel.pipeline.syncOperations.addHandler(SessionHandler(session: session, reporter: dataReporter) { [self] session in
                 listener.sessionClosed(session)
                 self.didClose(session)
             })
@@ -348,7 +369,7 @@ public final class Switchboard: Sendable {
         )
         do {
             try await channel.eventLoop.submit { [self] in
-                try channel.pipeline.syncOperations.addHandler(SessionHandler(session: session) { [self] in self.didClose($0) })
+                try channel.pipeline.syncOperations.addHandler(SessionHandler(session: session, reporter: dataReporter) { [self] in self.didClose($0) })
                 didOpen(session)
                 if !channel.isActive, session.markClosed() { didClose(session) }
             }.get()
