@@ -49,6 +49,8 @@ extension APIError {
         case .connectTimeout: self.init(.gatewayTimeout, "connect_timeout", error.message)
         case .shuttingDown: self.init(.serviceUnavailable, "shutting_down", error.message)
         case .storageUnavailable: self.init(.serviceUnavailable, "storage_unavailable", error.message)
+        case .limitReached: self.init(.serviceUnavailable, "limit_reached", error.message)
+        case .forbidden: self.init(.forbidden, "forbidden", error.message)
         }
     }
 }

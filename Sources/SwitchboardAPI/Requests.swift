@@ -1,3 +1,5 @@
+import SwitchboardCore
+
 /// `POST /v1/listeners`
 struct CreateListenerRequest: StrictRequest {
     var name: String
@@ -8,13 +10,54 @@ struct CreateListenerRequest: StrictRequest {
     var closeAfterReply: Bool?
     var maxSessions: WholeNumber?
     var capture: Bool?
+    var forwardTo: String?
+    var onUpstreamFailure: String?
+    var nodelay: Bool?
+    var keepalive: KeepaliveRequest?
+    var idleTimeoutMs: WholeNumber?
+    var connectTimeoutMs: WholeNumber?
+    var backlog: WholeNumber?
+
+    static var nested: [String: any StrictRequestShape.Type] { ["keepalive": KeepaliveRequest.self] }
 
     typealias Field = CodingKeys
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case name, address, mode, reply, capture
+        case name, address, mode, reply, capture, nodelay, keepalive, backlog
         case replyEncoding = "reply_encoding"
         case closeAfterReply = "close_after_reply"
         case maxSessions = "max_sessions"
+        case forwardTo = "forward_to"
+        case onUpstreamFailure = "on_upstream_failure"
+        case idleTimeoutMs = "idle_timeout_ms"
+        case connectTimeoutMs = "connect_timeout_ms"
+    }
+}
+
+/// `"keepalive": {"idle_s": 60, "interval_s": 10, "count": 5}`; `{}` turns keepalive on with the kernel's timings.
+struct KeepaliveRequest: StrictRequest, StrictRequestShape {
+    var idleS: WholeNumber?
+    var intervalS: WholeNumber?
+    var count: WholeNumber?
+
+    typealias Field = CodingKeys
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case count
+        case idleS = "idle_s"
+        case intervalS = "interval_s"
+    }
+}
+
+/// `"reconnect": {"initial_ms": 100, "max_ms": 30000, "jitter": true}`
+struct ReconnectRequest: StrictRequest, StrictRequestShape {
+    var initialMs: WholeNumber?
+    var maxMs: WholeNumber?
+    var jitter: Bool?
+
+    typealias Field = CodingKeys
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case jitter
+        case initialMs = "initial_ms"
+        case maxMs = "max_ms"
     }
 }
 
@@ -26,12 +69,49 @@ struct ConnectRequest: StrictRequest {
     var encoding: String?
     var connectTimeoutMs: WholeNumber?
     var capture: Bool?
+    var nodelay: Bool?
+    var keepalive: KeepaliveRequest?
+    var idleTimeoutMs: WholeNumber?
+    var reconnect: ReconnectRequest?
+
+    static var nested: [String: any StrictRequestShape.Type] {
+        ["keepalive": KeepaliveRequest.self, "reconnect": ReconnectRequest.self]
+    }
 
     typealias Field = CodingKeys
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case connect, name, send, encoding, capture
+        case connect, name, send, encoding, capture, nodelay, keepalive, reconnect
         case connectTimeoutMs = "connect_timeout_ms"
+        case idleTimeoutMs = "idle_timeout_ms"
     }
+}
+
+extension KeepaliveRequest {
+    var options: ConnectionOptions.Keepalive {
+        ConnectionOptions.Keepalive(idle: idleS?.value, interval: intervalS?.value, count: count?.value)
+    }
+}
+
+/// The connection options both listeners and sessions take, checked with the core's ranges.
+func connectionOptions(
+    nodelay: Bool?, keepalive: KeepaliveRequest?, idleTimeoutMs: WholeNumber?, connectTimeoutMs: WholeNumber?, backlog: WholeNumber?
+) throws(APIError) -> ConnectionOptions {
+    // Range checks before Duration arithmetic, so a huge number is a 400, not an overflow.
+    if let ms = idleTimeoutMs?.value, !(1...604_800_000).contains(ms) { throw APIError.invalid("idle_timeout_ms must be from 1 to 604800000") }
+    if let ms = connectTimeoutMs?.value, !(1...300_000).contains(ms) { throw APIError.invalid("connect_timeout_ms must be from 1 to 300000") }
+    let options = ConnectionOptions(
+        nodelay: nodelay,
+        keepalive: keepalive?.options,
+        idleTimeout: idleTimeoutMs.map { .milliseconds($0.value) },
+        connectTimeout: connectTimeoutMs.map { .milliseconds($0.value) },
+        backlog: backlog?.value
+    )
+    do {
+        try options.validate()
+    } catch {
+        throw APIError(error)
+    }
+    return options
 }
 
 /// `POST /v1/sessions/{id}/send` with a JSON body.

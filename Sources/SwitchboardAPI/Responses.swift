@@ -18,6 +18,9 @@ struct ListenerResponse: Encodable {
         case rejectedSessions = "rejected_sessions"
         case bytesIn = "bytes_in"
         case bytesOut = "bytes_out"
+        case forwardTo = "forward_to"
+        case onUpstreamFailure = "on_upstream_failure"
+        case options
     }
 
     func encode(to encoder: any Encoder) throws {
@@ -35,6 +38,11 @@ struct ListenerResponse: Encodable {
             try c.encode(encoding.rawValue, forKey: .replyEncoding)
             try c.encode(closeAfterReply, forKey: .closeAfterReply)
         }
+        if case .forward(let upstream, let reset) = info.mode {
+            try c.encode(upstream.description, forKey: .forwardTo)
+            try c.encode(reset ? "reset" : "close", forKey: .onUpstreamFailure)
+        }
+        try c.encode(OptionsResponse(options: info.options, listener: true), forKey: .options)
         try c.encode(info.maxSessions, forKey: .maxSessions)
         try c.encode(RFC3339.format(info.createdAt), forKey: .createdAt)
         try c.encode(info.openSessions, forKey: .openSessions)
@@ -45,9 +53,72 @@ struct ListenerResponse: Encodable {
     }
 }
 
+/// Connection options with every key present; null means the default.
+struct OptionsResponse: Encodable {
+    let options: ConnectionOptions
+    let listener: Bool
+
+    enum CodingKeys: String, CodingKey {
+        case nodelay, keepalive, backlog
+        case idleTimeoutMs = "idle_timeout_ms"
+        case connectTimeoutMs = "connect_timeout_ms"
+    }
+
+    struct Keepalive: Encodable {
+        let idle_s: Int?
+        let interval_s: Int?
+        let count: Int?
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(idle_s, forKey: .idle_s)
+            try c.encode(interval_s, forKey: .interval_s)
+            try c.encode(count, forKey: .count)
+        }
+        enum CodingKeys: String, CodingKey { case idle_s, interval_s, count }
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(options.nodelay ?? true, forKey: .nodelay)
+        try c.encode(options.keepalive.map { Keepalive(idle_s: $0.idle, interval_s: $0.interval, count: $0.count) }, forKey: .keepalive)
+        try c.encode(options.idleTimeout.map { $0.components.seconds * 1000 + $0.components.attoseconds / 1_000_000_000_000_000 }, forKey: .idleTimeoutMs)
+        try c.encode(options.connectTimeout.map { $0.components.seconds * 1000 + $0.components.attoseconds / 1_000_000_000_000_000 }, forKey: .connectTimeoutMs)
+        if listener { try c.encode(options.backlog ?? ConnectionOptions.defaultBacklog, forKey: .backlog) }
+    }
+}
+
+/// Where a named reconnecting session stands, with its current (or latest) session.
+struct ReconnectResponse: Encodable {
+    let status: ReconnectStatus
+    let session: SessionRecord?
+
+    enum CodingKeys: String, CodingKey {
+        case name, connect, state, failures, session
+        case sessionID = "session_id"
+        case nextAttemptAt = "next_attempt_at"
+        case lastError = "last_error"
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(status.name, forKey: .name)
+        try c.encode(status.endpoint, forKey: .connect)
+        try c.encode(status.state.rawValue, forKey: .state)
+        try c.encode(status.sessionID?.rawValue, forKey: .sessionID)
+        try c.encode(status.failures, forKey: .failures)
+        try c.encode(status.nextAttemptAt.map(RFC3339.format), forKey: .nextAttemptAt)
+        try c.encode(status.lastError, forKey: .lastError)
+        try c.encode(session, forKey: .session)
+    }
+}
+
 struct ListenerList: Encodable { let listeners: [ListenerResponse] }
 /// Live sessions have the same shape as the history's rows (`SessionRecord`), so a script reads both alike.
-struct SessionList: Encodable { let sessions: [SessionRecord] }
+/// With the named reconnecting sessions that match the same filter, whatever their state.
+struct SessionList: Encodable {
+    let sessions: [SessionRecord]
+    let reconnecting: [ReconnectResponse]
+}
 
 struct SendResponse: Encodable {
     let bytesSent: Int

@@ -28,8 +28,7 @@ public enum ListenerMode: Sendable, Equatable {
         case .echo: .echo
         case .reply(let reply, let close): .reply(reply, closeAfterReply: close)
         case .hold: .interactive
-        // Forwarded connections get a relay, not a SessionHandler; never asked for.
-        case .forward: .interactive
+        case .forward: .relay
         }
     }
 }
@@ -42,13 +41,15 @@ public struct ListenerSpec: Sendable {
     public var maxSessions: Int?
     /// Record the bytes of every accepted session into the history.
     public var capture: Bool
+    public var options: ConnectionOptions
 
-    public init(name: String, address: Endpoint, mode: ListenerMode, maxSessions: Int? = nil, capture: Bool = false) {
+    public init(name: String, address: Endpoint, mode: ListenerMode, maxSessions: Int? = nil, capture: Bool = false, options: ConnectionOptions = .init()) {
         self.name = name
         self.address = address
         self.mode = mode
         self.maxSessions = maxSessions
         self.capture = capture
+        self.options = options
     }
 
     /// 1-64 characters of `[A-Za-z0-9._-]`, not starting with a dot (names end up in paths and logs).
@@ -89,6 +90,7 @@ public struct ListenerInfo: Sendable {
     public let bytesOut: UInt64
     public let state: State
     public let capture: Bool
+    public let options: ConnectionOptions
     /// Why a restored listener could not be bound.
     public let error: String?
 
@@ -96,7 +98,7 @@ public struct ListenerInfo: Sendable {
         ListenerInfo(
             name: spec.name, mode: spec.mode, address: spec.address.description, requestedAddress: spec.address,
             maxSessions: spec.maxSessions, createdAt: createdAt, openSessions: 0, totalSessions: 0,
-            rejectedSessions: 0, bytesIn: 0, bytesOut: 0, state: .failed, capture: spec.capture, error: error
+            rejectedSessions: 0, bytesIn: 0, bytesOut: 0, state: .failed, capture: spec.capture, options: spec.options, error: error
         )
     }
 }
@@ -151,6 +153,11 @@ final class Listener: Sendable {
         }
     }
 
+    /// Counts a connection turned away before it became a session (the service's limit).
+    func countRejected() {
+        mutable.withLock { $0.rejected += 1 }
+    }
+
     func sessionClosed(_ session: Session) {
         let bytes = session.bytes
         mutable.withLock { m in
@@ -179,7 +186,7 @@ final class Listener: Sendable {
             requestedAddress: spec.address, maxSessions: spec.maxSessions, createdAt: createdAt,
             openSessions: open.count, totalSessions: counters.0, rejectedSessions: counters.1,
             bytesIn: bytesIn, bytesOut: bytesOut, state: active ? .listening : .stopped,
-            capture: spec.capture, error: nil
+            capture: spec.capture, options: spec.options, error: nil
         )
     }
 }

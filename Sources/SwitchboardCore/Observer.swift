@@ -90,6 +90,9 @@ public struct ReconnectStatus: Sendable {
 public protocol ListenerStore: Sendable {
     func saveListener(_ spec: ListenerSpec, createdAt: Date) async throws
     func deleteListener(named name: String) async throws
+    /// Named reconnecting sessions come back after a restart like listeners do.
+    func saveReconnecting(_ spec: ConnectSpec, createdAt: Date) async throws
+    func deleteReconnecting(named name: String) async throws
 }
 
 extension SwitchboardObserver {

@@ -112,6 +112,8 @@ enum SessionBehaviour: Sendable {
     case reply(ByteBuffer, closeAfterReply: Bool)
     /// An operator reads and writes it through the API (hold listeners, outbound sessions).
     case interactive
+    /// One half of a forwarded pair: bytes are counted (and captured), not kept in memory.
+    case relay
 }
 
 /// One TCP or unix-socket connection, in either role.
@@ -145,6 +147,7 @@ public final class Session: Sendable {
         var capturedBytes = 0
         var captureSeq: UInt64 = 0
         var captureTruncated = false
+        var partnerID: SessionID?
 
         /// The part of `data` still under the capture cap, numbered; nil once the cap is reached.
         mutating func capture(_ data: ByteBuffer, limit: Int) -> (UInt64, ByteBuffer)? {
@@ -186,6 +189,8 @@ public final class Session: Sendable {
         case .interactive: (operatorReads, retention) = (true, 1 << 20)
         // Nobody is expected to read an echo or reply session; keep a short look-back only.
         case .echo, .reply: (operatorReads, retention) = (false, 64 * 1024)
+        // Relayed bytes are never copied; capture is the way to see them.
+        case .relay: (operatorReads, retention) = (false, 0)
         }
         mutable = Mutex(Mutable(transcript: Transcript(operatorReads: operatorReads, retention: retention)))
     }
@@ -198,7 +203,7 @@ public final class Session: Sendable {
                 state: m.closedAt == nil ? .open : .closed,
                 openedAt: openedAt, closedAt: m.closedAt, closeReason: m.closeReason,
                 bytesIn: m.bytesIn, bytesOut: m.bytesOut,
-                capture: capture != nil, captureTruncated: m.captureTruncated
+                capture: capture != nil, captureTruncated: m.captureTruncated, partnerID: m.partnerID
             )
         }
     }
@@ -207,7 +212,41 @@ public final class Session: Sendable {
     var bytes: (in: UInt64, out: UInt64) { mutable.withLock { ($0.bytesIn, $0.bytesOut) } }
     var retainedBytes: Int { mutable.withLock { $0.transcript.retainedBytes } }
 
+    /// The other half of a forwarded pair, set once the upstream is connected.
+    var partnerID: SessionID? {
+        get { mutable.withLock { $0.partnerID } }
+        set { mutable.withLock { $0.partnerID = newValue } }
+    }
+
     // MARK: Called by the channel handler, on the event loop
+
+    /// Counts (and captures) bytes a relay read from this session's peer; nothing is copied.
+    func relayed(in data: ByteBuffer) {
+        guard let capture else {
+            mutable.withLock { $0.bytesIn &+= UInt64(data.readableBytes) }
+            return
+        }
+        let now = Date()
+        let captured = mutable.withLock { m in
+            m.bytesIn &+= UInt64(data.readableBytes)
+            return m.capture(data, limit: capture.limit)
+        }
+        if let captured { capture.sink(CapturedChunk(sessionID: id, seq: captured.0, direction: .in, at: now, data: captured.1)) }
+    }
+
+    /// Counts (and captures) bytes a relay wrote to this session's peer.
+    func relayed(out data: ByteBuffer) {
+        guard let capture else {
+            mutable.withLock { $0.bytesOut &+= UInt64(data.readableBytes) }
+            return
+        }
+        let now = Date()
+        let captured = mutable.withLock { m in
+            m.bytesOut &+= UInt64(data.readableBytes)
+            return m.capture(data, limit: capture.limit)
+        }
+        if let captured { capture.sink(CapturedChunk(sessionID: id, seq: captured.0, direction: .out, at: now, data: captured.1)) }
+    }
 
     /// Records received bytes; answers whether the handler should stop reading from the peer.
     func received(_ data: ByteBuffer) -> Bool {

@@ -57,7 +57,7 @@ final class SessionHandler: ChannelDuplexHandler {
             } else {
                 context.write(wrapOutboundOut(reply), promise: nil)
             }
-        case .interactive:
+        case .interactive, .relay:
             if session.received(buffer) { pausedForOperator = true }
         }
     }
@@ -91,7 +91,10 @@ final class SessionHandler: ChannelDuplexHandler {
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if event is ResumeReading {
+        if event is IdleStateHandler.IdleStateEvent {
+            session.noteCloseReason(.idle)
+            context.close(promise: nil)
+        } else if event is ResumeReading {
             pausedForOperator = false
             resumeIfPossible(context: context)
         } else {

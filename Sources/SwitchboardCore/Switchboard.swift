@@ -14,15 +14,23 @@ public struct ConnectSpec: Sendable {
     public var send: ByteBuffer?
     public var connectTimeout: Duration
     public var capture: Bool
+    public var options: ConnectionOptions
+    /// Set for a named session the service keeps connected, retrying with backoff.
+    public var reconnect: ReconnectPolicy?
 
     public static let defaultConnectTimeout = Duration.seconds(10)
 
-    public init(endpoint: Endpoint, name: String? = nil, send: ByteBuffer? = nil, connectTimeout: Duration = defaultConnectTimeout, capture: Bool = false) {
+    public init(
+        endpoint: Endpoint, name: String? = nil, send: ByteBuffer? = nil, connectTimeout: Duration = defaultConnectTimeout,
+        capture: Bool = false, options: ConnectionOptions = .init(), reconnect: ReconnectPolicy? = nil
+    ) {
         self.endpoint = endpoint
         self.name = name
         self.send = send
         self.connectTimeout = connectTimeout
         self.capture = capture
+        self.options = options
+        self.reconnect = reconnect
     }
 }
 
@@ -80,6 +88,32 @@ final class DataReporter: Sendable {
     }
 }
 
+/// Lets one task wait for the first of many signals.
+private final class FirstResult: Sendable {
+    private let state = Mutex<(done: Bool, waiter: CheckedContinuation<Void, Never>?)>((false, nil))
+
+    func resume() {
+        let waiter = state.withLock { s -> CheckedContinuation<Void, Never>? in
+            guard !s.done else { return nil }
+            s.done = true
+            defer { s.waiter = nil }
+            return s.waiter
+        }
+        waiter?.resume()
+    }
+
+    func wait() async {
+        await withCheckedContinuation { continuation in
+            let ready = state.withLock { s -> Bool in
+                if s.done { return true }
+                s.waiter = continuation
+                return false
+            }
+            if ready { continuation.resume() }
+        }
+    }
+}
+
 /// The socket core: every listener and session of the process, on one event loop group.
 public final class Switchboard: Sendable {
     public let group: any EventLoopGroup
@@ -104,6 +138,7 @@ public final class Switchboard: Sendable {
         var open: [SessionID: Session] = [:]
         var openNames: [String: SessionID] = [:]
         var reservedSessionNames: Set<String> = []
+        var reconnectors: [String: Reconnector] = [:]
         var closed = CircularBuffer<Closed>()
         var closedIndex: [SessionID: Session] = [:]
         var closedBytes = 0
@@ -112,6 +147,10 @@ public final class Switchboard: Sendable {
     }
     private let state = Mutex(State())
     let dataReporter: DataReporter
+    /// Open sessions plus connections being set up; each holds a file descriptor.
+    private let liveSessions = Atomic<Int>(0)
+    /// The service-wide cap on sessions (--max-sessions).
+    public let maxSessions: Int
 
     /// Whether observers get `sessionData` calls; off unless somebody listens (live events), as
     /// it costs a call per read on every session.
@@ -126,8 +165,9 @@ public final class Switchboard: Sendable {
     public init(
         group: any EventLoopGroup, logger: Logger, observers: [any SwitchboardObserver] = [],
         store: (any ListenerStore)? = nil, captureLimit: Int = defaultCaptureLimit,
-        retention: ClosedSessionRetention = .init()
+        retention: ClosedSessionRetention = .init(), maxSessions: Int = .max
     ) {
+        self.maxSessions = maxSessions
         self.group = group
         self.logger = logger
         self.observers = observers
@@ -217,12 +257,18 @@ public final class Switchboard: Sendable {
 
     private func bind(_ spec: ListenerSpec, createdAt: Date) async throws(SwitchboardError) -> Listener {
         let listener = Listener(spec: spec, createdAt: createdAt)
-        let bootstrap = ServerBootstrap(group: group)
-            .serverChannelOption(ChannelOptions.backlog, value: 256)
+        var bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(ChannelOptions.backlog, value: Int32(spec.options.backlog ?? ConnectionOptions.defaultBacklog))
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { [self] channel in
                 self.accepted(channel, by: listener)
             }
+        if case .forward = spec.mode {
+            bootstrap = bootstrap
+                .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
+                .childChannelOption(ChannelOptions.recvAllocator, value: RelayReceiveAllocator())
+                .childChannelOption(ChannelOptions.maxMessagesPerRead, value: 1)
+        }
         do {
             let channel: any Channel
             switch spec.address {
@@ -307,27 +353,124 @@ public final class Switchboard: Sendable {
         }
     }
 
+    /// Takes a session slot under the service-wide limit; false when none is left.
+    private func reserveSessionSlot() -> Bool {
+        if liveSessions.wrappingAdd(1, ordering: .relaxed).newValue > maxSessions {
+            liveSessions.wrappingSubtract(1, ordering: .relaxed)
+            return false
+        }
+        return true
+    }
+
+    private func releaseSessionSlot() {
+        liveSessions.wrappingSubtract(1, ordering: .relaxed)
+    }
+
     /// Runs on the new channel's event loop, before any of its data is read.
     private func accepted(_ channel: any Channel, by listener: Listener) -> EventLoopFuture<Void> {
-        let session = Session(
-            id: .make(), role: .server, listener: listener.spec.name, name: nil,
-            channel: channel, behaviour: listener.spec.mode.behaviour,
-            capture: listener.spec.capture ? captureSettings : nil, openedAt: Date()
-        )
-        guard listener.admit(session) else {
-            logger.debug("connection refused: max_sessions reached", metadata: ["listener": "\(listener.spec.name)"])
+        let spec = listener.spec
+        guard reserveSessionSlot() else {
+            listener.countRejected()
+            logger.debug("connection refused: the service's session limit is reached", metadata: ["listener": "\(spec.name)", "max_sessions": "\(maxSessions)"])
+            observers.forEach { $0.connectionRejected(listener: spec.name, reason: .serviceLimit) }
             return channel.close()
         }
+        let session = Session(
+            id: .make(), role: .server, listener: spec.name, name: nil,
+            channel: channel, behaviour: spec.mode.behaviour,
+            capture: spec.capture ? captureSettings : nil, openedAt: Date()
+        )
+        guard listener.admit(session) else {
+            releaseSessionSlot()
+            logger.debug("connection refused: max_sessions reached", metadata: ["listener": "\(spec.name)"])
+            observers.forEach { $0.connectionRejected(listener: spec.name, reason: .listenerLimit) }
+            return channel.close()
+        }
+        let onClose: @Sendable (Session) -> Void = { [self] session in
+            listener.sessionClosed(session)
+            self.didClose(session)
+        }
         do {
-            try channel.pipeline.syncOperations.addHandler(SessionHandler(session: session, reporter: dataReporter) { [self] session in
-                listener.sessionClosed(session)
-                self.didClose(session)
-            })
+            try spec.options.apply(to: channel)
+            try spec.options.addIdleHandler(to: channel)
+            if case .forward(let upstream, let resetOnFailure) = spec.mode {
+                let relay = RelayHandler(session: session, reporter: dataReporter, onClose: onClose)
+                try channel.pipeline.syncOperations.addHandler(relay)
+                didOpen(session)
+                connectUpstream(for: relay, to: upstream, listener: spec, resetOnFailure: resetOnFailure)
+                return channel.eventLoop.makeSucceededVoidFuture()
+            }
+            try channel.pipeline.syncOperations.addHandler(SessionHandler(session: session, reporter: dataReporter, onClose: onClose))
         } catch {
+            listener.sessionClosed(session)
+            releaseSessionSlot()
             return channel.eventLoop.makeFailedFuture(error)
         }
         didOpen(session)
         return channel.eventLoop.makeSucceededVoidFuture()
+    }
+
+    /// Opens the upstream half of a forwarded connection on the accepted channel's own event
+    /// loop, so the two halves never hop between threads. Until it is connected the accepted
+    /// half does not read: what the client sends (its FIN too) waits in the kernel, not lost.
+    private func connectUpstream(for downstream: RelayHandler, to endpoint: Endpoint, listener spec: ListenerSpec, resetOnFailure: Bool) {
+        let accepted = downstream.session
+        let loop = accepted.channel.eventLoop
+        guard reserveSessionSlot() else {
+            let error = SwitchboardError(.limitReached, "the service's session limit (\(maxSessions)) is reached; the upstream was not connected")
+            observers.forEach { $0.connectFailed(listener: spec.name, name: nil, error: error) }
+            downstream.fail(.error(error.message), reset: resetOnFailure)
+            return
+        }
+        let timeout = spec.options.connectTimeout ?? ConnectSpec.defaultConnectTimeout
+        let bootstrap = ClientBootstrap(group: loop)
+            .connectTimeout(TimeAmount(timeout))
+            // Nothing is read until the relay handler is in place.
+            .channelOption(ChannelOptions.autoRead, value: false)
+            .channelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
+            .channelOption(ChannelOptions.recvAllocator, value: RelayReceiveAllocator())
+            .channelOption(ChannelOptions.maxMessagesPerRead, value: 1)
+        let future: EventLoopFuture<any Channel>
+        switch endpoint {
+        case .host(let host, let port): future = bootstrap.connect(host: host, port: port)
+        case .unix(let path): future = bootstrap.connect(unixDomainSocketPath: path)
+        }
+        future.assumeIsolated().whenComplete { [self] result in
+            switch result {
+            case .failure(let error):
+                releaseSessionSlot()
+                let failure = Self.connectError(error, endpoint: endpoint, timeout: timeout)
+                logger.info("upstream connection failed", metadata: ["listener": "\(spec.name)", "session": "\(accepted.id)", "error": "\(failure.message)"])
+                observers.forEach { $0.connectFailed(listener: spec.name, name: nil, error: failure) }
+                downstream.fail(.error("upstream: \(failure.message)"), reset: resetOnFailure)
+            case .success(let channel):
+                let upstream = Session(
+                    id: .make(), role: .client, listener: spec.name, name: nil, channel: channel,
+                    behaviour: .relay, capture: nil, openedAt: Date()
+                )
+                let relay = RelayHandler(session: upstream, reporter: dataReporter) { [self] in self.didClose($0) }
+                do {
+                    try spec.options.apply(to: channel)
+                    try spec.options.addIdleHandler(to: channel)
+                    try channel.pipeline.syncOperations.addHandler(relay)
+                } catch {
+                    releaseSessionSlot()
+                    channel.close(promise: nil)
+                    downstream.fail(.error("upstream: could not set up the connection: \(error)"), reset: resetOnFailure)
+                    return
+                }
+                upstream.partnerID = accepted.id
+                didOpen(upstream)
+                RelayHandler.join(downstream, relay)
+                // A loopback connect can complete before the accepted channel is even active, so
+                // ask the handler whether the client has left, not the channel.
+                if downstream.ended {
+                    // The client left while the upstream was connecting.
+                    relay.closeForPartner(reset: false)
+                }
+                try? channel.syncOptions?.setOption(ChannelOptions.autoRead, value: true)
+            }
+        }
     }
 
     // MARK: Outbound sessions
@@ -336,10 +479,11 @@ public final class Switchboard: Sendable {
         if let name = spec.name {
             try ListenerSpec.validateName(name)
         }
+        try spec.options.validate()
         try state.withLock { s throws(SwitchboardError) in
             guard !s.shuttingDown else { throw SwitchboardError(.shuttingDown, "the service is shutting down") }
             if let name = spec.name {
-                guard s.openNames[name] == nil, !s.reservedSessionNames.contains(name) else {
+                guard s.openNames[name] == nil, !s.reservedSessionNames.contains(name), s.reconnectors[name] == nil else {
                     throw SwitchboardError(.nameTaken, "an open session is named '\(name)'")
                 }
                 s.reservedSessionNames.insert(name)
@@ -347,6 +491,16 @@ public final class Switchboard: Sendable {
         }
         defer {
             if let name = spec.name { _ = state.withLock { $0.reservedSessionNames.remove(name) } }
+        }
+        return try await openOutbound(spec).info
+    }
+
+    /// Connects, and makes the connection a session; the caller owns the name.
+    func openOutbound(_ spec: ConnectSpec) async throws(SwitchboardError) -> Session {
+        guard reserveSessionSlot() else {
+            let error = SwitchboardError(.limitReached, "the service's session limit (\(maxSessions)) is reached")
+            observers.forEach { $0.connectFailed(listener: nil, name: spec.name, error: error) }
+            throw error
         }
         // The handler joins once the session exists; until then nothing may be read and lost.
         let bootstrap = ClientBootstrap(group: group)
@@ -361,7 +515,10 @@ public final class Switchboard: Sendable {
                 channel = try await bootstrap.connect(unixDomainSocketPath: path).get()
             }
         } catch {
-            throw Self.connectError(error, endpoint: spec.endpoint, timeout: spec.connectTimeout)
+            releaseSessionSlot()
+            let failure = Self.connectError(error, endpoint: spec.endpoint, timeout: spec.connectTimeout)
+            observers.forEach { $0.connectFailed(listener: nil, name: spec.name, error: failure) }
+            throw failure
         }
         let session = Session(
             id: .make(), role: .client, listener: nil, name: spec.name, channel: channel, behaviour: .interactive,
@@ -369,11 +526,14 @@ public final class Switchboard: Sendable {
         )
         do {
             try await channel.eventLoop.submit { [self] in
+                try spec.options.apply(to: channel)
+                try spec.options.addIdleHandler(to: channel)
                 try channel.pipeline.syncOperations.addHandler(SessionHandler(session: session, reporter: dataReporter) { [self] in self.didClose($0) })
                 didOpen(session)
                 if !channel.isActive, session.markClosed() { didClose(session) }
             }.get()
         } catch {
+            releaseSessionSlot()
             channel.close(promise: nil)
             throw SwitchboardError(.connectRefused, "connected to \(spec.endpoint) but could not set up the session: \(error)")
         }
@@ -381,7 +541,7 @@ public final class Switchboard: Sendable {
             try? await session.send(data)
         }
         try? await channel.setOption(ChannelOptions.autoRead, value: true).get()
-        return session.info
+        return session
     }
 
     // MARK: Sessions
@@ -410,6 +570,11 @@ public final class Switchboard: Sendable {
     /// Closes a session (an RST with `reset`) and answers its final state; closing a closed one is a no-op.
     public func closeSession(_ id: SessionID, reset: Bool) async throws(SwitchboardError) -> SessionInfo {
         let session = try find(id)
+        // Closing the current connection of a reconnecting name means: stop keeping it up.
+        if let name = session.name,
+           let reconnector = state.withLock({ $0.reconnectors[name] }), reconnector.currentSession === session {
+            _ = try await stopReconnecting(named: name)
+        }
         await close(session, reset: reset)
         return session.info
     }
@@ -451,8 +616,8 @@ public final class Switchboard: Sendable {
         observers.forEach { $0.sessionClosed(info) }
         let bytes = session.retainedBytes
         let now = ContinuousClock.now
-        state.withLock { s in
-            guard s.open.removeValue(forKey: session.id) != nil else { return }
+        let removed = state.withLock { s -> Bool in
+            guard s.open.removeValue(forKey: session.id) != nil else { return false }
             if let name = session.name, s.openNames[name] == session.id { s.openNames.removeValue(forKey: name) }
             s.closed.append(Closed(session: session, bytes: bytes, at: now))
             s.closedIndex[session.id] = session
@@ -463,7 +628,9 @@ public final class Switchboard: Sendable {
                 s.closedIndex.removeValue(forKey: oldest.session.id)
                 s.closedBytes -= oldest.bytes
             }
+            return true
         }
+        if removed { releaseSessionSlot() }
         var metadata = Self.metadata(info)
         metadata["reason"] = "\(info.closeReason?.description ?? "")"
         metadata["bytes_in"] = "\(info.bytesIn)"
@@ -478,16 +645,115 @@ public final class Switchboard: Sendable {
         return metadata
     }
 
+    // MARK: Reconnecting sessions
+
+    /// Starts keeping a named session connected; answers once the first attempt has succeeded
+    /// or failed (a failed one is retried; the status says when).
+    public func startReconnecting(_ spec: ConnectSpec) async throws(SwitchboardError) -> ReconnectStatus {
+        guard let name = spec.name else { throw SwitchboardError(.invalidArgument, "a reconnecting session needs a name") }
+        try ListenerSpec.validateName(name)
+        try spec.options.validate()
+        try (spec.reconnect ?? ReconnectPolicy()).validate()
+        try state.withLock { s throws(SwitchboardError) in
+            guard !s.shuttingDown else { throw SwitchboardError(.shuttingDown, "the service is shutting down") }
+            guard s.openNames[name] == nil, !s.reservedSessionNames.contains(name), s.reconnectors[name] == nil else {
+                throw SwitchboardError(.nameTaken, "a session named '\(name)' exists")
+            }
+            s.reservedSessionNames.insert(name)
+        }
+        defer { _ = state.withLock { $0.reservedSessionNames.remove(name) } }
+        let createdAt = Date()
+        if let store {
+            do {
+                try await store.saveReconnecting(spec, createdAt: createdAt)
+            } catch {
+                throw SwitchboardError(.storageUnavailable, "the session could not be stored, so it would not survive a restart: \(error)")
+            }
+        }
+        return await launch(Reconnector(spec: spec, name: name, createdAt: createdAt), awaitFirstAttempt: true)
+    }
+
+    /// Brings back the reconnecting sessions saved by an earlier run; their first attempts run
+    /// in the background.
+    public func restoreReconnecting(_ saved: [(spec: ConnectSpec, createdAt: Date)]) async -> Int {
+        var restored = 0
+        for (spec, createdAt) in saved {
+            guard let name = spec.name else { continue }
+            let taken = state.withLock { s in s.reconnectors[name] != nil || s.openNames[name] != nil || s.shuttingDown }
+            guard !taken else { continue }
+            _ = await launch(Reconnector(spec: spec, name: name, createdAt: createdAt), awaitFirstAttempt: false)
+            restored += 1
+        }
+        return restored
+    }
+
+    private func launch(_ reconnector: Reconnector, awaitFirstAttempt: Bool) async -> ReconnectStatus {
+        state.withLock { $0.reconnectors[reconnector.name] = reconnector }
+        let firstResult = FirstResult()
+        reconnector.start(open: { [self] spec throws(SwitchboardError) in
+            try await self.openOutbound(spec)
+        }, report: { [self, logger] status in
+            if status.state == .waiting {
+                logger.info("reconnecting session waiting", metadata: ["name": "\(status.name)", "error": "\(status.lastError ?? "")", "failures": "\(status.failures)"])
+            }
+            observers.forEach { $0.sessionReconnecting(status) }
+            if status.state != .connecting { firstResult.resume() }
+        })
+        if awaitFirstAttempt { await firstResult.wait() }
+        return reconnector.status
+    }
+
+    /// Stops retrying and closes the current connection; the name is forgotten durably.
+    public func stopReconnecting(named name: String) async throws(SwitchboardError) -> ReconnectStatus {
+        guard let reconnector = state.withLock({ $0.reconnectors[name] }) else {
+            throw SwitchboardError(.notFound, "no reconnecting session named '\(name)'")
+        }
+        if let store {
+            do {
+                try await store.deleteReconnecting(named: name)
+            } catch {
+                throw SwitchboardError(.storageUnavailable, "the session could not be removed from the store: \(error)")
+            }
+        }
+        state.withLock { s in
+            if s.reconnectors[name] === reconnector { s.reconnectors.removeValue(forKey: name) }
+        }
+        await halt(reconnector)
+        let status = reconnector.status
+        observers.forEach { $0.sessionReconnecting(status) }
+        return status
+    }
+
+    private func halt(_ reconnector: Reconnector) async {
+        let (task, session) = reconnector.stop()
+        if let session { await close(session, reset: false) }
+        await task?.value
+    }
+
+    /// Where the reconnecting sessions stand, by name.
+    public func reconnecting(named name: String? = nil) -> [ReconnectStatus] {
+        state.withLock { s in
+            s.reconnectors.values.filter { name == nil || $0.name == name }
+        }.map(\.status).sorted { $0.name < $1.name }
+    }
+
     // MARK: Shutdown
 
     /// Stops every listener and closes every session; new requests are refused from here on.
     public func shutdown() async {
-        let (listeners, sessions) = state.withLock { s in
+        let (listeners, reconnectors) = state.withLock { s in
             s.shuttingDown = true
             let listeners = Array(s.listeners.values)
             s.listeners.removeAll()
-            return (listeners, Array(s.open.values))
+            let reconnectors = Array(s.reconnectors.values)
+            s.reconnectors.removeAll()
+            return (listeners, reconnectors)
         }
+        // Stopped, not forgotten: they are still stored and come back at the next start.
+        await withTaskGroup(of: Void.self) { group in
+            for reconnector in reconnectors { group.addTask { await self.halt(reconnector) } }
+        }
+        let sessions = state.withLock { Array($0.open.values) }
         for listener in listeners { await stop(listener, closeSessions: false) }
         await withTaskGroup(of: Void.self) { group in
             for session in sessions { group.addTask { await self.close(session, reset: false) } }

@@ -11,6 +11,10 @@ public struct SwitchboardError: Error, Sendable, CustomStringConvertible {
         case shuttingDown
         /// The history store could not take a change that must be durable.
         case storageUnavailable
+        /// A service-wide limit (sessions, clients) is reached; try again later.
+        case limitReached
+        /// Outbound policy refuses the address.
+        case forbidden
     }
 
     public let kind: Kind

@@ -83,10 +83,30 @@ public final class HistoryDatabase: Sendable {
             switch record.mode {
             case "reply": mode = .reply(ByteBuffer(bytes: record.reply ?? Data()), closeAfterReply: record.closeAfterReply)
             case "hold": mode = .hold
+            case "forward":
+                let upstream = (try? Endpoint(parsing: record.forwardTo ?? "")) ?? .host(record.forwardTo ?? "", port: 0)
+                mode = .forward(to: upstream, resetOnFailure: record.resetOnFailure)
             default: mode = .echo
             }
             let address = (try? Endpoint(parsing: record.address)) ?? .host(record.address, port: 0)
-            let spec = ListenerSpec(name: record.name, address: address, mode: mode, maxSessions: record.maxSessions, capture: record.capture)
+            let spec = ListenerSpec(
+                name: record.name, address: address, mode: mode, maxSessions: record.maxSessions, capture: record.capture,
+                options: StoredOptions.decode(record.options)
+            )
+            return (spec, RFC3339.parse(record.createdAt) ?? Date())
+        }
+    }
+
+    /// The reconnecting sessions to bring back at start-up.
+    public func savedReconnecting() throws -> [(spec: ConnectSpec, createdAt: Date)] {
+        try pool.read { db in try ReconnectingRecord.order(Column("created_at")).fetchAll(db) }.compactMap { record in
+            guard let endpoint = try? Endpoint(parsing: record.connect) else { return nil }
+            let spec = ConnectSpec(
+                endpoint: endpoint, name: record.name, send: record.send.map { ByteBuffer(bytes: $0) },
+                connectTimeout: .milliseconds(record.connectTimeoutMs), capture: record.capture,
+                options: StoredOptions.decode(record.options),
+                reconnect: ReconnectPolicy(initial: .milliseconds(record.initialMs), max: .milliseconds(record.maxMs), jitter: record.jitter)
+            )
             return (spec, RFC3339.parse(record.createdAt) ?? Date())
         }
     }
@@ -132,11 +152,18 @@ extension HistoryDatabase: ListenerStore {
     public func saveListener(_ spec: ListenerSpec, createdAt: Date) async throws {
         var record = ListenerRecord(
             name: spec.name, address: spec.address.description, mode: spec.mode.name, reply: nil,
-            closeAfterReply: false, maxSessions: spec.maxSessions, capture: spec.capture, createdAt: RFC3339.format(createdAt)
+            closeAfterReply: false, maxSessions: spec.maxSessions, capture: spec.capture, createdAt: RFC3339.format(createdAt),
+            forwardTo: nil, resetOnFailure: false, options: StoredOptions.encode(spec.options)
         )
-        if case .reply(let bytes, let closeAfterReply) = spec.mode {
+        switch spec.mode {
+        case .reply(let bytes, let closeAfterReply):
             record.reply = Data(bytes.readableBytesView)
             record.closeAfterReply = closeAfterReply
+        case .forward(let upstream, let resetOnFailure):
+            record.forwardTo = upstream.description
+            record.resetOnFailure = resetOnFailure
+        case .echo, .hold:
+            break
         }
         let row = record
         try await pool.write { db in try row.save(db) }
@@ -144,5 +171,20 @@ extension HistoryDatabase: ListenerStore {
 
     public func deleteListener(named name: String) async throws {
         _ = try await pool.write { db in try ListenerRecord.deleteOne(db, key: name) }
+    }
+
+    public func saveReconnecting(_ spec: ConnectSpec, createdAt: Date) async throws {
+        let policy = spec.reconnect ?? ReconnectPolicy()
+        let record = ReconnectingRecord(
+            name: spec.name ?? "", connect: spec.endpoint.description, send: spec.send.map { Data($0.readableBytesView) },
+            capture: spec.capture, connectTimeoutMs: spec.connectTimeout.milliseconds,
+            initialMs: policy.initial.milliseconds, maxMs: policy.max.milliseconds, jitter: policy.jitter,
+            options: StoredOptions.encode(spec.options), createdAt: RFC3339.format(createdAt)
+        )
+        try await pool.write { db in try record.save(db) }
+    }
+
+    public func deleteReconnecting(named name: String) async throws {
+        _ = try await pool.write { db in try ReconnectingRecord.deleteOne(db, key: name) }
     }
 }

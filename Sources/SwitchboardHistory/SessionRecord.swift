@@ -125,11 +125,96 @@ struct ListenerRecord: Codable, FetchableRecord, PersistableRecord {
     var maxSessions: Int?
     var capture: Bool
     var createdAt: String
+    var forwardTo: String?
+    var resetOnFailure: Bool
+    var options: String?
 
     enum CodingKeys: String, CodingKey {
-        case name, address, mode, reply, capture
+        case name, address, mode, reply, capture, options
         case closeAfterReply = "close_after_reply"
         case maxSessions = "max_sessions"
         case createdAt = "created_at"
+        case forwardTo = "forward_to"
+        case resetOnFailure = "reset_on_failure"
+    }
+}
+
+/// A row of `reconnecting_sessions`: a named session kept connected, restored at start-up.
+struct ReconnectingRecord: Codable, FetchableRecord, PersistableRecord {
+    static let databaseTableName = "reconnecting_sessions"
+    var name: String
+    var connect: String
+    var send: Data?
+    var capture: Bool
+    var connectTimeoutMs: Int64
+    var initialMs: Int64
+    var maxMs: Int64
+    var jitter: Bool
+    var options: String?
+    var createdAt: String
+
+    enum CodingKeys: String, CodingKey {
+        case name, connect, send, capture, jitter, options
+        case connectTimeoutMs = "connect_timeout_ms"
+        case initialMs = "initial_ms"
+        case maxMs = "max_ms"
+        case createdAt = "created_at"
+    }
+}
+
+/// Connection options as stored: JSON with the API's field names, absent when all are default.
+struct StoredOptions: Codable {
+    struct Keepalive: Codable {
+        var idleS: Int?
+        var intervalS: Int?
+        var count: Int?
+        enum CodingKeys: String, CodingKey {
+            case count
+            case idleS = "idle_s"
+            case intervalS = "interval_s"
+        }
+    }
+    var nodelay: Bool?
+    var keepalive: Keepalive?
+    var idleTimeoutMs: Int64?
+    var connectTimeoutMs: Int64?
+    var backlog: Int?
+
+    enum CodingKeys: String, CodingKey {
+        case nodelay, keepalive, backlog
+        case idleTimeoutMs = "idle_timeout_ms"
+        case connectTimeoutMs = "connect_timeout_ms"
+    }
+
+    static func encode(_ options: ConnectionOptions) -> String? {
+        guard !options.isEmpty else { return nil }
+        let stored = StoredOptions(
+            nodelay: options.nodelay,
+            keepalive: options.keepalive.map { Keepalive(idleS: $0.idle, intervalS: $0.interval, count: $0.count) },
+            idleTimeoutMs: options.idleTimeout.map(\.milliseconds),
+            connectTimeoutMs: options.connectTimeout.map(\.milliseconds),
+            backlog: options.backlog
+        )
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        return (try? encoder.encode(stored)).flatMap { String(decoding: $0, as: UTF8.self) }
+    }
+
+    static func decode(_ text: String?) -> ConnectionOptions {
+        guard let text, let stored = try? JSONDecoder().decode(StoredOptions.self, from: Data(text.utf8)) else { return .init() }
+        return ConnectionOptions(
+            nodelay: stored.nodelay,
+            keepalive: stored.keepalive.map { ConnectionOptions.Keepalive(idle: $0.idleS, interval: $0.intervalS, count: $0.count) },
+            idleTimeout: stored.idleTimeoutMs.map { .milliseconds($0) },
+            connectTimeout: stored.connectTimeoutMs.map { .milliseconds($0) },
+            backlog: stored.backlog
+        )
+    }
+}
+
+extension Duration {
+    /// Whole milliseconds, rounded down.
+    var milliseconds: Int64 {
+        components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000
     }
 }

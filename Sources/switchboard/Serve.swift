@@ -33,6 +33,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Bytes recorded per session with capture on, both directions together; later bytes are not recorded and the session is marked truncated. Default 1048576; env SWITCHBOARD_CAPTURE_LIMIT.", valueName: "bytes"))
     var captureLimit: Int?
 
+    @Option(help: ArgumentHelp("Most sessions open at once, service-wide; further connections are refused and counted. Default: the file-descriptor limit less a reserve for the API and the history; env SWITCHBOARD_MAX_SESSIONS.", valueName: "count"))
+    var maxSessions: Int?
+
     @Option(help: ArgumentHelp("Least severe level logged: trace, debug, info, notice, warning, error, critical. Default info; env SWITCHBOARD_LOG_LEVEL.", valueName: "level"))
     var logLevel: Logger.Level?
 
@@ -44,6 +47,7 @@ struct Serve: AsyncParsableCommand {
         var retainSessions: Int?
         var captureLimit: Int
         var logLevel: Logger.Level
+        var maxSessions: Int?
     }
 
     func settings(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Settings {
@@ -76,8 +80,10 @@ struct Serve: AsyncParsableCommand {
             retainDays: try number(retainDays, "SWITCHBOARD_RETAIN_DAYS", "--retain-days"),
             retainSessions: try number(retainSessions, "SWITCHBOARD_RETAIN_SESSIONS", "--retain-sessions"),
             captureLimit: try number(captureLimit, "SWITCHBOARD_CAPTURE_LIMIT", "--capture-limit") ?? Switchboard.defaultCaptureLimit,
-            logLevel: level
+            logLevel: level,
+            maxSessions: try number(maxSessions, "SWITCHBOARD_MAX_SESSIONS", "--max-sessions")
         )
+        if let max = settings.maxSessions, max < 1 { throw ValidationError("--max-sessions must be at least 1") }
         if let days = settings.retainDays, days < 1 { throw ValidationError("--retain-days must be at least 1") }
         if let count = settings.retainSessions, count < 1 { throw ValidationError("--retain-sessions must be at least 1") }
         guard (0...(1 << 30)).contains(settings.captureLimit) else { throw ValidationError("--capture-limit must be from 0 to 1073741824") }
@@ -118,7 +124,15 @@ struct Serve: AsyncParsableCommand {
         }
         let writer = HistoryWriter(database: history, logger: logger)
         service.addReadinessCheck { writer.health.problem }
-        let switchboard = Switchboard(group: group, logger: logger, observers: [writer], store: history, captureLimit: settings.captureLimit)
+        let descriptors = FileDescriptorBudget.raiseSoftLimit()
+        let maxSessions = settings.maxSessions ?? descriptors.defaultMaxSessions
+        if maxSessions > descriptors.defaultMaxSessions {
+            logger.warning("--max-sessions is above what the file-descriptor limit leaves; the API may run out of descriptors", metadata: ["max_sessions": "\(maxSessions)", "fd_limit": "\(descriptors.limit)"])
+        }
+        let switchboard = Switchboard(
+            group: group, logger: logger, observers: [writer], store: history, captureLimit: settings.captureLimit,
+            maxSessions: maxSessions
+        )
 
         let bindAddress: BindAddress
         switch settings.api {
@@ -157,6 +171,10 @@ struct Serve: AsyncParsableCommand {
         if !saved.isEmpty {
             logger.info("saved listeners restored", metadata: ["restored": "\(restored)", "failed": "\(failed)"])
         }
+        let reconnecting = await switchboard.restoreReconnecting(try history.savedReconnecting())
+        if reconnecting > 0 {
+            logger.info("reconnecting sessions restored", metadata: ["sessions": "\(reconnecting)"])
+        }
         service.startupFinished()
 
         // Shut down in reverse order: the core closes its sessions (long-polls return), the
@@ -173,7 +191,7 @@ struct Serve: AsyncParsableCommand {
                 logger: logger
             )
         )
-        logger.info("switchboard \(ServiceInfo.version) starting", metadata: ["api": "\(api)", "db": "\(db)"])
+        logger.info("switchboard \(ServiceInfo.version) starting", metadata: ["api": "\(api)", "db": "\(db)", "max_sessions": "\(maxSessions)", "fd_limit": "\(descriptors.limit)"])
         do {
             try await serviceGroup.run()
         } catch let error as IOError where error.errnoCode == EADDRINUSE {
@@ -203,4 +221,26 @@ extension Logger.Level: @retroactive ExpressibleByArgument {}
 struct StartFailure: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
+}
+
+/// File descriptors: the soft limit is raised to the hard one (systemd starts services at 1024
+/// soft), and sessions may use all but a reserve, so the API, the history file and systemd's
+/// sockets still get descriptors when sessions hit the limit.
+enum FileDescriptorBudget {
+    struct Budget {
+        let limit: Int
+        var defaultMaxSessions: Int { Swift.max(1, limit - reserve) }
+        var reserve: Int { Swift.max(64, Swift.min(1024, limit / 8)) }
+    }
+
+    static func raiseSoftLimit() -> Budget {
+        var limits = rlimit()
+        guard getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limits) == 0 else { return Budget(limit: 1024) }
+        if limits.rlim_cur < limits.rlim_max {
+            var raised = limits
+            raised.rlim_cur = limits.rlim_max
+            if setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &raised) == 0 { limits = raised }
+        }
+        return Budget(limit: Int(clamping: limits.rlim_cur == rlim_t.max ? 1 << 20 : limits.rlim_cur))
+    }
 }

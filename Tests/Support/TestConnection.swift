@@ -27,9 +27,14 @@ public final class TestConnection: Sendable {
     public let channel: any Channel
     private let collector: Collector
 
-    public static func connect(host: String = "127.0.0.1", port: Int, receiveBuffer: Int? = nil) async throws -> TestConnection {
-        let collector = Collector()
+    /// With `halfClose` the connection stays open for reading after the peer's FIN
+    /// (`inputClosed` tells it came); with `keepBytes: false` only the count is kept.
+    public static func connect(
+        host: String = "127.0.0.1", port: Int, receiveBuffer: Int? = nil, halfClose: Bool = false, keepBytes: Bool = true
+    ) async throws -> TestConnection {
+        let collector = Collector(keepBytes: keepBytes)
         var bootstrap = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .channelOption(ChannelOptions.allowRemoteHalfClosure, value: halfClose)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(CollectorHandler(collector)) }
             }
@@ -41,7 +46,7 @@ public final class TestConnection: Sendable {
     }
 
     public static func connect(unixPath: String) async throws -> TestConnection {
-        let collector = Collector()
+        let collector = Collector(keepBytes: true)
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(CollectorHandler(collector)) }
@@ -62,6 +67,9 @@ public final class TestConnection: Sendable {
     }
 
     public var received: [UInt8] { collector.state.withLock { $0.bytes } }
+    public var receivedCount: Int { collector.state.withLock { $0.count } }
+    /// The peer sent FIN (only seen with `halfClose`).
+    public var inputClosed: Bool { collector.state.withLock { $0.inputClosed } }
     public var receivedText: String { String(decoding: received, as: UTF8.self) }
     public var isClosed: Bool { collector.state.withLock { $0.closed } }
     /// The error the connection ended with, e.g. a reset: `IOError` with errno ECONNRESET.
@@ -70,10 +78,9 @@ public final class TestConnection: Sendable {
     /// Waits until at least `count` bytes have arrived and returns all received so far.
     @discardableResult
     public func read(atLeast count: Int, timeout: Duration = .seconds(10)) async throws -> [UInt8] {
-        try await eventually("\(count) bytes (have \(received.count))", timeout: timeout) { received.count >= count || isClosed }
-        let bytes = received
-        guard bytes.count >= count else { throw TimedOut("connection closed after \(bytes.count) of \(count) bytes") }
-        return bytes
+        try await eventually("\(count) bytes (have \(receivedCount))", timeout: timeout) { receivedCount >= count || isClosed }
+        guard receivedCount >= count else { throw TimedOut("connection closed after \(receivedCount) of \(count) bytes") }
+        return received
     }
 
     public func waitForClose(timeout: Duration = .seconds(10)) async throws {
@@ -83,6 +90,15 @@ public final class TestConnection: Sendable {
     /// Stops reading from the socket, so the peer's writes back up.
     public func stopReading() async throws {
         try await channel.setOption(ChannelOptions.autoRead, value: false).get()
+    }
+
+    public func resumeReading() async throws {
+        try await channel.setOption(ChannelOptions.autoRead, value: true).get()
+    }
+
+    /// Sends FIN and keeps reading: TCP half-close.
+    public func shutdownWrite() async throws {
+        try await channel.close(mode: .output).get()
     }
 
     public func close() async {
@@ -99,10 +115,14 @@ public final class TestConnection: Sendable {
 final class Collector: Sendable {
     struct State {
         var bytes: [UInt8] = []
+        var count = 0
         var closed = false
+        var inputClosed = false
         var error: (any Error)?
     }
     let state = Mutex(State())
+    let keepBytes: Bool
+    init(keepBytes: Bool = true) { self.keepBytes = keepBytes }
 }
 
 final class CollectorHandler: ChannelInboundHandler, Sendable {
@@ -112,7 +132,16 @@ final class CollectorHandler: ChannelInboundHandler, Sendable {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let buffer = unwrapInboundIn(data)
-        collector.state.withLock { $0.bytes.append(contentsOf: buffer.readableBytesView) }
+        let keep = collector.keepBytes
+        collector.state.withLock { s in
+            s.count += buffer.readableBytes
+            if keep { s.bytes.append(contentsOf: buffer.readableBytesView) }
+        }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case ChannelEvent.inputClosed = event { collector.state.withLock { $0.inputClosed = true } }
+        context.fireUserInboundEventTriggered(event)
     }
 
     func channelInactive(context: ChannelHandlerContext) {

@@ -50,7 +50,7 @@ struct ListenersController {
         }
     }
 
-    static let modes = ["echo", "reply", "hold"]
+    static let modes = ["echo", "reply", "hold", "forward"]
 
     static func spec(from body: CreateListenerRequest) throws(APIError) -> ListenerSpec {
         do {
@@ -72,17 +72,45 @@ struct ListenersController {
             let bytes = try encoding.decode(reply, field: "reply")
             guard bytes.readableBytes > 0 else { throw APIError.invalid("reply must not be empty") }
             mode = .reply(bytes, closeAfterReply: body.closeAfterReply ?? false)
-        case "echo", "hold":
+        case "echo", "hold", "forward":
             for (field, present) in [("reply", body.reply != nil), ("reply_encoding", body.replyEncoding != nil), ("close_after_reply", body.closeAfterReply != nil)] where present {
                 throw APIError.invalid("\(field) is only for mode reply")
             }
-            mode = body.mode == "echo" ? .echo : .hold
+            switch body.mode {
+            case "echo": mode = .echo
+            case "hold": mode = .hold
+            default:
+                guard let target = body.forwardTo else { throw APIError(.badRequest, "missing_field", "mode forward needs the field 'forward_to' (HOST:PORT or unix:/path)") }
+                let upstream: Endpoint
+                do {
+                    upstream = try Endpoint(parsing: target)
+                } catch {
+                    throw APIError.invalid("forward_to: \(error)")
+                }
+                if case .host(_, 0) = upstream { throw APIError.invalid("forward_to: port 0 cannot be connected to") }
+                let reset: Bool
+                switch body.onUpstreamFailure ?? "close" {
+                case "close": reset = false
+                case "reset": reset = true
+                case let other: throw APIError.invalid("on_upstream_failure must be close or reset, not '\(other)'")
+                }
+                mode = .forward(to: upstream, resetOnFailure: reset)
+            }
         default:
             throw APIError.invalid("mode must be one of \(modes.joined(separator: ", ")), not '\(body.mode)'")
+        }
+        if body.mode != "forward" {
+            for (field, present) in [("forward_to", body.forwardTo != nil), ("on_upstream_failure", body.onUpstreamFailure != nil), ("connect_timeout_ms", body.connectTimeoutMs != nil)] where present {
+                throw APIError.invalid("\(field) is only for mode forward")
+            }
         }
         if let max = body.maxSessions?.value, !(1...1_000_000).contains(max) {
             throw APIError.invalid("max_sessions must be from 1 to 1000000")
         }
-        return ListenerSpec(name: body.name, address: address, mode: mode, maxSessions: body.maxSessions?.value, capture: body.capture ?? false)
+        let options = try connectionOptions(
+            nodelay: body.nodelay, keepalive: body.keepalive, idleTimeoutMs: body.idleTimeoutMs,
+            connectTimeoutMs: body.connectTimeoutMs, backlog: body.backlog
+        )
+        return ListenerSpec(name: body.name, address: address, mode: mode, maxSessions: body.maxSessions?.value, capture: body.capture ?? false, options: options)
     }
 }

@@ -13,6 +13,7 @@ struct SessionsController {
     func addRoutes(to group: RouterGroup<BasicRequestContext>) {
         group.post(use: connect)
         group.get(use: list)
+        group.delete(use: stopReconnecting)
         group.get(":id", use: show)
         group.delete(":id", use: close)
         group.post(":id/send", use: send)
@@ -35,11 +36,56 @@ struct SessionsController {
         } else if body.encoding != nil {
             throw APIError.invalid("encoding is only for send")
         }
-        if let timeout = body.connectTimeoutMs?.value {
-            guard (1...300_000).contains(timeout) else { throw APIError.invalid("connect_timeout_ms must be from 1 to 300000") }
-            spec.connectTimeout = .milliseconds(timeout)
+        spec.options = try connectionOptions(
+            nodelay: body.nodelay, keepalive: body.keepalive, idleTimeoutMs: body.idleTimeoutMs,
+            connectTimeoutMs: body.connectTimeoutMs, backlog: nil
+        )
+        if let timeout = spec.options.connectTimeout {
+            spec.connectTimeout = timeout
+            spec.options.connectTimeout = nil
+        }
+        if let reconnect = body.reconnect {
+            guard spec.name != nil else { throw APIError(.badRequest, "missing_field", "a reconnecting session needs a 'name'") }
+            spec.reconnect = try Self.policy(reconnect)
+            return try await core {
+                let status = try await switchboard.startReconnecting(spec)
+                return try JSONResponse.make(reconnectResponse(status), status: .created)
+            }
         }
         return try await core { try JSONResponse.make(SessionRecord(try await switchboard.connect(spec)), status: .created) }
+    }
+
+    static func policy(_ body: ReconnectRequest) throws(APIError) -> ReconnectPolicy {
+        var policy = ReconnectPolicy()
+        if let ms = body.initialMs?.value {
+            guard (1...3_600_000).contains(ms) else { throw APIError.invalid("reconnect.initial_ms must be from 1 to 3600000") }
+            policy.initial = .milliseconds(ms)
+        }
+        if let ms = body.maxMs?.value {
+            guard (1...86_400_000).contains(ms) else { throw APIError.invalid("reconnect.max_ms must be from 1 to 86400000") }
+            policy.max = .milliseconds(ms)
+        } else if policy.max < policy.initial {
+            policy.max = policy.initial
+        }
+        if let jitter = body.jitter { policy.jitter = jitter }
+        guard policy.max >= policy.initial else { throw APIError.invalid("reconnect.max_ms must not be less than initial_ms") }
+        return policy
+    }
+
+    private func reconnectResponse(_ status: ReconnectStatus) -> ReconnectResponse {
+        ReconnectResponse(status: status, session: status.sessionID.flatMap { try? switchboard.session($0) }.map(SessionRecord.init))
+    }
+
+    /// `DELETE /v1/sessions?name=NAME`: stop keeping a named session connected, and close it.
+    @Sendable func stopReconnecting(_ request: Request, context: BasicRequestContext) async throws -> Response {
+        let query = try Query(request, allowed: ["name"])
+        guard let name = query["name"] else {
+            throw APIError(.badRequest, "missing_parameter", "DELETE /v1/sessions needs ?name= of a reconnecting session; close one session with DELETE /v1/sessions/{id}")
+        }
+        return try await core {
+            let status = try await switchboard.stopReconnecting(named: name)
+            return try JSONResponse.make(reconnectResponse(status))
+        }
     }
 
     @Sendable func list(_ request: Request, context: BasicRequestContext) async throws -> Response {
@@ -50,7 +96,10 @@ struct SessionsController {
             state: try query.choice("state", as: SessionState.self),
             name: query["name"]
         )
-        return try JSONResponse.make(SessionList(sessions: switchboard.sessions(filter).map(SessionRecord.init)))
+        // Reconnecting sessions have no listener; they show unless the filter rules them out.
+        let reconnecting = filter.listener == nil && filter.role != .server
+            ? switchboard.reconnecting(named: filter.name).map(reconnectResponse) : []
+        return try JSONResponse.make(SessionList(sessions: switchboard.sessions(filter).map(SessionRecord.init), reconnecting: reconnecting))
     }
 
     @Sendable func show(_ request: Request, context: BasicRequestContext) async throws -> Response {

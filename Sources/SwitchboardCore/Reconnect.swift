@@ -1,0 +1,148 @@
+import Foundation
+import NIOCore
+import Synchronization
+
+/// How a named session retries: exponential backoff from `initial` to `max`, doubled after
+/// each failed attempt; with `jitter` each wait is drawn from its upper half so that many
+/// sessions dropped at once do not come back in step.
+public struct ReconnectPolicy: Sendable, Equatable {
+    public var initial: Duration
+    public var max: Duration
+    public var jitter: Bool
+
+    public init(initial: Duration = .milliseconds(100), max: Duration = .seconds(30), jitter: Bool = true) {
+        self.initial = initial
+        self.max = max
+        self.jitter = jitter
+    }
+
+    public func validate() throws(SwitchboardError) {
+        guard initial >= .milliseconds(1), initial <= .seconds(3600) else {
+            throw SwitchboardError(.invalidArgument, "reconnect.initial_ms must be from 1 to 3600000")
+        }
+        guard max >= initial, max <= .seconds(86_400) else {
+            throw SwitchboardError(.invalidArgument, "reconnect.max_ms must be from initial_ms to 86400000")
+        }
+    }
+
+    /// The wait before the next attempt after `failures` failed ones in a row (0: the
+    /// connection dropped after it had been up).
+    func delay(afterFailures failures: Int) -> Duration {
+        let exponent = Swift.min(failures, 30)
+        let initialMs = Double(initial.components.seconds) * 1000 + Double(initial.components.attoseconds) / 1e15
+        let maxMs = Double(max.components.seconds) * 1000 + Double(max.components.attoseconds) / 1e15
+        var ms = Swift.min(maxMs, initialMs * pow(2, Double(exponent)))
+        if jitter { ms = Double.random(in: (ms / 2)...ms) }
+        return .milliseconds(Int64(ms.rounded()))
+    }
+}
+
+/// Keeps one named outbound session connected: connects, waits for the connection to end,
+/// waits out the backoff, connects again. Each connection is a session of its own, under the
+/// same name.
+final class Reconnector: Sendable {
+    let spec: ConnectSpec
+    let name: String
+    let createdAt: Date
+    private let policy: ReconnectPolicy
+
+    private struct Mutable {
+        var state: ReconnectStatus.State = .connecting
+        var session: Session?
+        var failures = 0
+        var nextAttemptAt: Date?
+        var lastError: String?
+        var task: Task<Void, Never>?
+        var stopped = false
+    }
+    private let mutable = Mutex(Mutable())
+
+    init(spec: ConnectSpec, name: String, createdAt: Date) {
+        self.spec = spec
+        self.name = name
+        self.createdAt = createdAt
+        self.policy = spec.reconnect ?? ReconnectPolicy()
+    }
+
+    var status: ReconnectStatus {
+        mutable.withLock { m in
+            ReconnectStatus(
+                name: name, endpoint: spec.endpoint.description, state: m.state, sessionID: m.session?.id,
+                failures: m.failures, nextAttemptAt: m.nextAttemptAt, lastError: m.lastError
+            )
+        }
+    }
+
+    var currentSession: Session? { mutable.withLock { $0.session } }
+
+    /// Starts the loop; `report` is called at every change of state.
+    func start(open: @escaping @Sendable (ConnectSpec) async throws(SwitchboardError) -> Session, report: @escaping @Sendable (ReconnectStatus) -> Void) {
+        let task = Task { [self] in
+            while !Task.isCancelled {
+                update(report) { $0.state = .connecting; $0.nextAttemptAt = nil }
+                let failures: Int
+                do throws(SwitchboardError) {
+                    let session = try await open(spec)
+                    let stopped = mutable.withLock { m -> Bool in
+                        guard !m.stopped else { return true }
+                        m.state = .connected
+                        m.session = session
+                        m.failures = 0
+                        m.lastError = nil
+                        return false
+                    }
+                    if stopped {
+                        // Stopped while this attempt was connecting: nobody else will close it.
+                        await session.close(reset: false)
+                        break
+                    }
+                    report(status)
+                    try? await session.channel.closeFuture.get()
+                    let reason = session.info.closeReason?.description ?? "closed"
+                    failures = 0
+                    mutable.withLock { $0.lastError = "connection ended: \(reason)" }
+                } catch {
+                    failures = mutable.withLock { m in
+                        m.failures += 1
+                        m.lastError = error.message
+                        return m.failures
+                    }
+                }
+                if Task.isCancelled { break }
+                let delay = policy.delay(afterFailures: Swift.max(0, failures - 1))
+                let next = Date().addingTimeInterval(Double(delay.components.seconds) + Double(delay.components.attoseconds) / 1e18)
+                update(report) { m in
+                    m.state = .waiting
+                    m.nextAttemptAt = next
+                }
+                do {
+                    try await Task.sleep(for: delay)
+                } catch {
+                    break
+                }
+            }
+        }
+        mutable.withLock { $0.task = task }
+    }
+
+    private func update(_ report: @Sendable (ReconnectStatus) -> Void, _ change: (inout Mutable) -> Void) {
+        let stopped = mutable.withLock { m -> Bool in
+            guard !m.stopped else { return true }
+            change(&m)
+            return false
+        }
+        if !stopped { report(status) }
+    }
+
+    /// No more attempts. The caller closes the current session, if open, and then awaits the task.
+    func stop() -> (task: Task<Void, Never>?, session: Session?) {
+        let (task, session) = mutable.withLock { m in
+            m.stopped = true
+            m.state = .stopped
+            m.nextAttemptAt = nil
+            return (m.task, m.session)
+        }
+        task?.cancel()
+        return (task, session)
+    }
+}

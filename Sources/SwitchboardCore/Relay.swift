@@ -1,0 +1,213 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import NIOCore
+
+/// One half of a forwarded pair: whatever its channel reads is written to the partner's channel.
+///
+/// Both halves live on one event loop (the upstream is connected on the loop that accepted the
+/// client), so partners call each other directly, with no hops and no locks. The buffers NIO
+/// reads into are handed on as they are: no copies. A half reads only while its partner's
+/// channel is writable, so a slow receiver holds back its sender instead of growing memory.
+final class RelayHandler: ChannelDuplexHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    let session: Session
+    private let reporter: DataReporter
+    private let onClose: @Sendable (Session) -> Void
+    private var partner: RelayHandler?
+    private var context: ChannelHandlerContext?
+    /// A `read()` held back: no partner yet, or the partner cannot take more.
+    private var readPending = false
+    /// Set once this side's peer sent FIN; passed on as soon as there is a partner.
+    private var inputClosed = false
+    /// Bytes read before the partner exists. NIO reads a peer's last bytes when its FIN comes
+    /// even while reads are held back, so this is at most what the kernel had buffered.
+    private var early: [ByteBuffer] = []
+    /// The channel went inactive (its handler may not even be active yet when the upstream connects).
+    private(set) var ended = false
+
+    init(session: Session, reporter: DataReporter, onClose: @escaping @Sendable (Session) -> Void) {
+        self.session = session
+        self.reporter = reporter
+        self.onClose = onClose
+    }
+
+    /// Joins two halves; reads held back while the upstream was connecting start now.
+    static func join(_ a: RelayHandler, _ b: RelayHandler) {
+        a.partner = b
+        b.partner = a
+        a.session.partnerID = b.session.id
+        b.session.partnerID = a.session.id
+        a.handOnEarlyInput()
+        b.handOnEarlyInput()
+        a.resumeReading()
+        b.resumeReading()
+    }
+
+    private func handOnEarlyInput() {
+        guard let partner else { return }
+        if !early.isEmpty {
+            for buffer in early { partner.writeFromPartner(buffer) }
+            early = []
+            partner.context?.flush()
+        }
+        if inputClosed { partner.shutdownOutput() }
+    }
+
+    private func shutdownOutput() {
+        guard let context else { return }
+        // Bytes read in the same wake-up as the FIN are not flushed yet: they go first.
+        context.flush()
+        context.close(mode: .output, promise: nil)
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+        self.partner = nil
+        self.early = []
+    }
+
+    // MARK: Inbound: this side's peer → the partner's peer
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let buffer = unwrapInboundIn(data)
+        let bytes = buffer.readableBytes
+        session.relayed(in: buffer)
+        reporter.report(session, .in, bytes)
+        if let partner {
+            partner.writeFromPartner(buffer)
+        } else {
+            early.append(buffer)
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        partner?.context?.flush()
+        context.fireChannelReadComplete()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is IdleStateHandler.IdleStateEvent {
+            // Either half going quiet means the pair is quiet: bytes through one pass the other.
+            session.noteCloseReason(.idle)
+            partner?.session.noteCloseReason(.idle)
+            context.close(promise: nil)
+            return
+        }
+        if case ChannelEvent.inputClosed = event {
+            // The peer is done sending: pass its FIN on, and keep the other direction flowing.
+            // The peer ended first, so that is the reason, whenever the pair finally closes.
+            inputClosed = true
+            session.noteCloseReason(.peer)
+            partner?.shutdownOutput()
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable { partner?.resumeReading() }
+        context.fireChannelWritabilityChanged()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        let reason = SessionHandler.reason(for: error)
+        session.noteCloseReason(reason)
+        // A reset is passed on as a reset, so the other peer learns the connection broke.
+        partner?.closeForPartner(reset: reason == .reset)
+        context.close(promise: nil)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        ended = true
+        if session.markClosed() { onClose(session) }
+        partner?.closeForPartner(reset: false)
+        context.fireChannelInactive()
+    }
+
+    // MARK: Outbound
+
+    func read(context: ChannelHandlerContext) {
+        if let partner, partner.context?.channel.isWritable == true {
+            context.read()
+        } else {
+            readPending = true
+        }
+    }
+
+    // Bytes an operator sends through the API into a relayed session.
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        let buffer = unwrapOutboundIn(data)
+        session.relayed(out: buffer)
+        reporter.report(session, .out, buffer.readableBytes)
+        context.write(data, promise: promise)
+    }
+
+    // MARK: Called by the partner, on the same event loop
+
+    private func writeFromPartner(_ buffer: ByteBuffer) {
+        guard let context else { return }
+        session.relayed(out: buffer)
+        reporter.report(session, .out, buffer.readableBytes)
+        context.write(wrapOutboundOut(buffer), promise: nil)
+    }
+
+    private func resumeReading() {
+        guard readPending, let context, partner?.context?.channel.isWritable == true else { return }
+        readPending = false
+        context.read()
+    }
+
+    /// The partner's connection ended; end this one too, unless it already has.
+    func closeForPartner(reset: Bool) {
+        guard let context, context.channel.isActive else { return }
+        session.noteCloseReason(.partner)
+        if reset {
+            Self.setLingerZero(context.channel)
+        }
+        context.close(promise: nil)
+    }
+
+    /// Before the upstream exists: the accepted connection is ended with the reason given.
+    func fail(_ reason: CloseReason, reset: Bool) {
+        guard let context else { return }
+        session.noteCloseReason(reason)
+        if reset { Self.setLingerZero(context.channel) }
+        context.close(promise: nil)
+    }
+
+    private static func setLingerZero(_ channel: any Channel) {
+        // SO_LINGER 0 turns the close into an RST. On the channel's own loop the option is
+        // set before the close below runs.
+        _ = (channel as? any SocketOptionProvider)?.setSoLinger(linger(l_onoff: 1, l_linger: 0))
+    }
+}
+
+/// Receive buffers for relayed channels: they grow with the traffic (to 256 KiB, what makes a
+/// bulk transfer fast) and are not kept once handed on, so a pair that went quiet holds no
+/// large buffer.
+///
+/// NIO keeps the buffer it last read into for reuse and grows it in place, so after one burst
+/// an idle channel would hold its largest buffer forever. Giving no size hint and always
+/// answering "may grow" makes every read take a fresh buffer, sized by the adaptive rule; with
+/// one read per wake-up (maxMessagesPerRead 1) NIO's pool then keeps only the first, small one.
+struct RelayReceiveAllocator: RecvByteBufferAllocator {
+    private var adaptive = AdaptiveRecvByteBufferAllocator(minimum: 1024, initial: 2048, maximum: 256 * 1024)
+
+    func buffer(allocator: ByteBufferAllocator) -> ByteBuffer {
+        adaptive.buffer(allocator: allocator)
+    }
+
+    mutating func record(actualReadBytes: Int) -> Bool {
+        _ = adaptive.record(actualReadBytes: actualReadBytes)
+        return true
+    }
+}
