@@ -27,7 +27,7 @@ public struct ReconnectPolicy: Sendable, Equatable {
 
     /// The wait before the next attempt after `failures` failed ones in a row (0: the
     /// connection dropped after it had been up).
-    func delay(afterFailures failures: Int) -> Duration {
+    public func delay(afterFailures failures: Int) -> Duration {
         let exponent = Swift.min(failures, 30)
         let initialMs = Double(initial.components.seconds) * 1000 + Double(initial.components.attoseconds) / 1e15
         let maxMs = Double(max.components.seconds) * 1000 + Double(max.components.attoseconds) / 1e15
