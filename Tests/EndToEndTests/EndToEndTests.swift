@@ -141,14 +141,21 @@ final class EndToEndTests: XCTestCase {
 /// Collects a child's output as it comes, without blocking on the pipe.
 final class LineCollector: Sendable {
     private let buffer = Mutex("")
+    private let ended = Mutex(false)
     init(_ pipe: Pipe) {
         pipe.fileHandleForReading.readabilityHandler = { [self] handle in
             let data = handle.availableData
-            guard !data.isEmpty else { handle.readabilityHandler = nil; return }
+            guard !data.isEmpty else {
+                handle.readabilityHandler = nil
+                self.ended.withLock { $0 = true }
+                return
+            }
             self.buffer.withLock { $0 += String(decoding: data, as: UTF8.self) }
         }
     }
     var text: String { buffer.withLock { $0 } }
+    /// The writer closed its end: `text` is complete.
+    var closed: Bool { ended.withLock { $0 } }
 }
 
 /// A port nothing listens on right now (the kernel's choice for a socket bound to port 0).

@@ -86,6 +86,14 @@ final class ServiceProcess: Sendable {
         if !keepingFiles { try? FileManager.default.removeItem(at: directory) }
     }
 
+    /// The process's resident memory (VmRSS), in bytes.
+    func residentBytes() throws -> Int {
+        let status = try String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8)
+        guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
+              let kb = line.split(separator: " ").dropFirst().first.flatMap({ Int($0) }) else { return 0 }
+        return kb * 1024
+    }
+
     var historyFile: String { directory.appendingPathComponent("history.sqlite3").path }
 }
 
