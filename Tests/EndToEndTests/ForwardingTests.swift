@@ -155,3 +155,32 @@ final class ForwardingTests: XCTestCase {
         XCTAssertEqual(missing.status, 404, missing.text)
     }
 }
+
+extension ForwardingTests {
+    /// At --max-sessions further connections are refused and counted, and the API still answers.
+    func testTheSessionLimitRefusesConnectionsAndTheAPIStillAnswers() async throws {
+        let service = try await ServiceProcess.start(["--max-sessions", "5"])
+        defer { Task { await service.stop() } }
+        let info = try await service.api.get("/v1/info")
+        XCTAssertEqual(info["max_sessions"] as? Int, 5)
+        let created = try await service.api.post("/v1/listeners", json: #"{"name":"h","address":"127.0.0.1:0","mode":"hold"}"#)
+        let port = port(of: created)
+        var held: [TestConnection] = []
+        for _ in 0..<5 { held.append(try await TestConnection.connect(port: port)) }
+        try await eventually("5 open sessions") { (try await service.api.get("/v1/info"))["open_sessions"] as? Int == 5 }
+        let refused = try await TestConnection.connect(port: port)
+        try await refused.waitForClose()
+        let listener = try await service.api.get("/v1/listeners/h")
+        XCTAssertEqual(listener["rejected_sessions"] as? Int, 1)
+        let outbound = try await service.api.post("/v1/sessions", json: #"{"connect":"127.0.0.1:\#(port)"}"#)
+        XCTAssertEqual(outbound.status, 503, outbound.text)
+        XCTAssertEqual(outbound.errorCode, "limit_reached")
+        let health = try await service.api.get("/healthz")
+        XCTAssertEqual(health.status, 200)
+        await held[0].close()
+        try await eventually("a slot is free") { (try await service.api.get("/v1/info"))["open_sessions"] as? Int == 4 }
+        let admitted = try await TestConnection.connect(port: port)
+        try await eventually("5 open again") { (try await service.api.get("/v1/info"))["open_sessions"] as? Int == 5 }
+        XCTAssertFalse(admitted.isClosed)
+    }
+}

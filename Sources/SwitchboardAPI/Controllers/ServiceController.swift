@@ -59,6 +59,8 @@ struct ServiceController {
         let listeners: Int
         let openSessions: Int
         let totalSessions: UInt64
+        /// --max-sessions: past it, connections are refused (and counted on their listener).
+        let maxSessions: Int
         let history: History
         struct History: Encodable {
             let file: String
@@ -73,6 +75,7 @@ struct ServiceController {
             case uptimeSeconds = "uptime_seconds"
             case openSessions = "open_sessions"
             case totalSessions = "total_sessions"
+            case maxSessions = "max_sessions"
         }
     }
 
@@ -101,6 +104,7 @@ struct ServiceController {
             listeners: counts.listeners,
             openSessions: counts.openSessions,
             totalSessions: counts.totalSessions,
+            maxSessions: switchboard.maxSessions,
             history: .init(file: history.path, queued: health?.queued, written: health?.written, dropped: health?.dropped, problem: health?.problem)
         ))
     }
