@@ -232,6 +232,7 @@ public final class Switchboard: Sendable {
                     s.failed[spec.name] = info
                 }
                 logger.error("saved listener could not be restored", metadata: ["listener": "\(spec.name)", "address": "\(spec.address)", "error": "\(error.message)"])
+                observers.forEach { $0.listenerFailed(info) }
                 failed += 1
             }
         }
