@@ -140,17 +140,20 @@ public final class EventHub: SwitchboardObserver, Service {
             guard s.dataClients > 0 else { return [] }
             var wake: [Signal] = []
             let key = DataKey(session: event.sessionID, direction: event.direction)
-            for id in s.clients.keys {
-                guard let client = s.clients[id], client.wantsData, client.end == nil,
-                      client.filter.matches(listener: event.listener, session: event.sessionID) else { continue }
-                if let pending = client.pendingData[key] {
-                    s.clients[id]!.pendingData[key] = SessionDataEvent(
-                        sessionID: event.sessionID, listener: event.listener, direction: event.direction,
-                        bytes: pending.bytes + event.bytes, at: event.at
-                    )
-                } else {
-                    if client.pendingData.isEmpty { wake.append(client.more) }
-                    s.clients[id]!.pendingData[key] = event
+            for id in Array(s.clients.keys) {
+                // In place (no copy of the client's pending sums): through the dictionary's modify accessor.
+                Self.update(&s, id) { client in
+                    guard client.wantsData, client.end == nil,
+                          client.filter.matches(listener: event.listener, session: event.sessionID) else { return }
+                    if let pending = client.pendingData[key] {
+                        client.pendingData[key] = SessionDataEvent(
+                            sessionID: event.sessionID, listener: event.listener, direction: event.direction,
+                            bytes: pending.bytes + event.bytes, at: event.at
+                        )
+                    } else {
+                        if client.pendingData.isEmpty { wake.append(client.more) }
+                        client.pendingData[key] = event
+                    }
                 }
             }
             return wake
@@ -164,27 +167,30 @@ public final class EventHub: SwitchboardObserver, Service {
             var wake: [Signal] = []
             // A closing session's last bytes go out before its close.
             if let session, s.dataClients > 0 {
-                for id in s.clients.keys where s.clients[id]!.wantsData {
+                for id in Array(s.clients.keys) where s.clients[id]!.wantsData {
                     for direction in [Message.Direction.in, .out] {
                         guard let data = s.clients[id]!.pendingData.removeValue(forKey: DataKey(session: session, direction: direction)) else { continue }
-                        s.clients[id]!.queue.append(LiveEvent(id: s.take(), payload: .sessionData(data)))
+                        let event = LiveEvent(id: s.take(), payload: .sessionData(data))
+                        s.clients[id]!.queue.append(event)
                     }
                 }
             }
             let event = LiveEvent(id: s.take(), payload: payload)
             s.ring.append(event)
             if s.ring.count > limits.ringSize { s.evictedThrough = s.ring.removeFirst().id }
-            for id in s.clients.keys {
-                let client = s.clients[id]!
-                guard client.end == nil, client.filter.matches(event) else { continue }
-                if client.queue.count >= limits.clientBuffer {
+            for id in Array(s.clients.keys) {
+                let overflow = Self.update(&s, id) { client -> Bool? in
+                    guard client.end == nil, client.filter.matches(event) else { return nil }
+                    wake.append(client.more)
+                    guard client.queue.count < limits.clientBuffer else { return true }
+                    client.queue.append(event)
+                    return false
+                }
+                if overflow == true {
                     end(&s, id, .overflow)
                     dropped += 1
-                    wake.append(client.ended)
-                } else {
-                    s.clients[id]!.queue.append(event)
+                    wake.append(s.clients[id]!.ended)
                 }
-                wake.append(client.more)
             }
             return wake
         }
@@ -193,6 +199,10 @@ public final class EventHub: SwitchboardObserver, Service {
             droppedCounter.increment(by: dropped)
             logger.warning("a live events client fell behind and was dropped", metadata: ["buffer": "\(limits.clientBuffer)"])
         }
+    }
+
+    private static func update<R>(_ s: inout State, _ id: UInt64, _ body: (inout Client) -> R) -> R {
+        body(&s.clients[id]!)
     }
 
     private func end(_ s: inout State, _ id: UInt64, _ end: End) {
@@ -251,7 +261,8 @@ public final class EventHub: SwitchboardObserver, Service {
     /// Takes what is queued for a client, data sums included once their interval has passed.
     fileprivate func take(_ id: UInt64) -> (events: [LiveEvent], end: End?, dataDue: ContinuousClock.Instant?) {
         state.withLock { s in
-            guard var client = s.clients[id] else { return ([], .shutdown, nil) }
+            // Taken out and put back, so changing it copies nothing.
+            guard var client = s.clients.removeValue(forKey: id) else { return ([], .shutdown, nil) }
             var events = client.queue
             client.queue = []
             var dataDue: ContinuousClock.Instant?
