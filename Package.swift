@@ -14,6 +14,8 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // libjansson from Debian's libjansson-dev: the strict check of request bodies.
@@ -41,6 +43,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Metrics", package: "swift-metrics"),
             ],
             plugins: ["EmbedMigrations"]
         ),
@@ -68,6 +71,16 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // Counts what the core reports (sessions, bytes, rejections, connect errors) into
+        // swift-metrics. Its own target so the core stays free of metrics and the API free of
+        // session bookkeeping; the backend (Prometheus) is chosen by the executable.
+        .target(
+            name: "SwitchboardMetrics",
+            dependencies: [
+                "SwitchboardCore",
+                .product(name: "Metrics", package: "swift-metrics"),
+            ]
+        ),
         // The JSON-over-HTTP control API on Hummingbird.
         .target(
             name: "SwitchboardAPI",
@@ -81,12 +94,17 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
         .executableTarget(
             name: "switchboard",
             dependencies: [
                 "SwitchboardCore",
+                "SwitchboardMetrics",
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
                 "SwitchboardHistory",
                 "SwitchboardSystemd",
                 "SwitchboardAPI",
@@ -119,6 +137,7 @@ let package = Package(
             name: "SwitchboardHistoryTests",
             dependencies: [
                 "SwitchboardHistory",
+                .product(name: "Prometheus", package: "swift-prometheus"),
                 "SwitchboardCore",
                 "SwitchboardTestSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
@@ -135,9 +154,21 @@ let package = Package(
             ]
         ),
         .testTarget(
+            name: "SwitchboardMetricsTests",
+            dependencies: [
+                "SwitchboardMetrics",
+                "SwitchboardCore",
+                "SwitchboardTestSupport",
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(
             name: "SwitchboardAPITests",
             dependencies: [
                 "SwitchboardAPI",
+                .product(name: "Prometheus", package: "swift-prometheus"),
                 "SwitchboardCore",
                 "SwitchboardHistory",
                 "SwitchboardTestSupport",

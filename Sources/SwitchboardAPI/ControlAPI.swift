@@ -7,11 +7,16 @@ import Synchronization
 
 /// The JSON-over-HTTP control API: builds the responder that the HTTP server runs.
 public enum ControlAPI {
+    /// `events` serves `/v1/events`, `metrics` serves `/metrics` and counts every request;
+    /// without them those paths are 404s.
     public static func responder(
-        switchboard: Switchboard, history: HistoryDatabase, writer: HistoryWriter?, service: ServiceInfo, logger: Logger
+        switchboard: Switchboard, history: HistoryDatabase, writer: HistoryWriter?, service: ServiceInfo, logger: Logger,
+        events: EventHub? = nil, metrics: MetricsExport? = nil
     ) -> some HTTPResponder<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
         let routeTable = RouteTable()
+        // Outside the error middleware, so it records the status the client got.
+        if let metrics { router.add(middleware: RequestMetricsMiddleware(factory: metrics.factory)) }
         // First, so that it wraps every route and the router's own not-found answer.
         router.add(middleware: ErrorMiddleware(routes: routeTable, logger: logger))
         let serviceRoutes = ServiceController(switchboard: switchboard, service: service, history: history, writer: writer)
@@ -22,6 +27,8 @@ public enum ControlAPI {
         ListenersController(switchboard: switchboard).addRoutes(to: v1.group("listeners"))
         SessionsController(switchboard: switchboard).addRoutes(to: v1.group("sessions"))
         HistoryController(history: history).addRoutes(to: v1.group("history"))
+        if let events { EventsController(hub: events).addRoutes(to: v1.group("events")) }
+        if let metrics { router.get("metrics", use: MetricsController(export: metrics).scrape) }
         routeTable.set(router.routes.map { ($0.method, $0.path) })
         return router.buildResponder()
     }

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Metrics
 import ServiceLifecycle
 import SwitchboardCore
 import Synchronization
@@ -54,16 +55,46 @@ public final class HistoryWriter: SwitchboardObserver, Service {
     /// An idle writer still notes once a second that the service is alive, for `interrupted` times.
     static let heartbeat = Duration.seconds(1)
 
+    /// What the writer reports to swift-metrics (the backend is the executable's choice).
+    struct Instruments {
+        static let batchRecords = "switchboard_history_batch_records"
+        static let queueDepth = "switchboard_history_queue_depth"
+        static let writeDuration = "switchboard_history_write_duration_seconds"
+        static let written = "switchboard_history_records_written_total"
+        static let dropped = "switchboard_history_records_dropped_total"
+        static let failures = "switchboard_history_write_failures_total"
+
+        /// Records per transaction, as a histogram.
+        let batchRecords: Recorder
+        let queueDepth: Gauge
+        let writeDuration: Metrics.Timer
+        let written: Counter
+        let dropped: Counter
+        let failures: Counter
+
+        init(factory: any MetricsFactory) {
+            batchRecords = Recorder(label: Self.batchRecords, dimensions: [], aggregate: true, factory: factory)
+            queueDepth = Gauge(label: Self.queueDepth, dimensions: [], factory: factory)
+            writeDuration = Metrics.Timer(label: Self.writeDuration, dimensions: [], factory: factory)
+            written = Counter(label: Self.written, dimensions: [], factory: factory)
+            dropped = Counter(label: Self.dropped, dimensions: [], factory: factory)
+            failures = Counter(label: Self.failures, dimensions: [], factory: factory)
+        }
+    }
+
     private let database: HistoryDatabase
     private let limits: Limits
     private let logger: Logger
     private let queue = Mutex(Queue())
     private let wake = Wakeup()
+    private let instruments: Instruments
 
-    public init(database: HistoryDatabase, limits: Limits = .init(), logger: Logger) {
+    /// `metrics` is the bootstrapped `MetricsSystem.factory` unless a test passes its own.
+    public init(database: HistoryDatabase, limits: Limits = .init(), logger: Logger, metrics: any MetricsFactory = MetricsSystem.factory) {
         self.database = database
         self.limits = limits
         self.logger = logger
+        self.instruments = Instruments(factory: metrics)
     }
 
     public var health: Health {
@@ -81,6 +112,7 @@ public final class HistoryWriter: SwitchboardObserver, Service {
             let bytes = record.dataBytes
             guard q.records.count < limits.maxQueuedRecords, q.captureBytes + bytes <= limits.maxQueuedCaptureBytes else {
                 q.dropped += 1
+                instruments.dropped.increment()
                 let now = ContinuousClock.now
                 // Loud, but one line a second at most: a full disk must not also flood the log.
                 if q.lastDropLog.map({ now - $0 > .seconds(1) }) ?? true {
@@ -138,6 +170,8 @@ public final class HistoryWriter: SwitchboardObserver, Service {
     func flush() async -> Bool {
         let now = ContinuousClock.now
         let taken = queue.withLock { q -> ([Record], UInt64)? in
+            // Sampled once per batch window: the depth just before the writer takes a batch.
+            instruments.queueDepth.record(q.records.count)
             if q.records.isEmpty, let last = q.lastWrite, now - last < Self.heartbeat, q.problem == nil {
                 return nil
             }
@@ -149,7 +183,13 @@ public final class HistoryWriter: SwitchboardObserver, Service {
         }
         guard let (batch, target) = taken else { return true }
         do {
+            let started = ContinuousClock.now
             try await database.write(Self.coalesced(batch), aliveAt: Date())
+            instruments.writeDuration.record(duration: ContinuousClock.now - started)
+            if !batch.isEmpty {
+                instruments.batchRecords.record(batch.count)
+                instruments.written.increment(by: batch.count)
+            }
             let recovered = queue.withLock { q -> Bool in
                 q.written += UInt64(batch.count)
                 q.flushedThrough = max(q.flushedThrough, target)
@@ -159,11 +199,14 @@ public final class HistoryWriter: SwitchboardObserver, Service {
             if recovered { logger.notice("history writes recovered", metadata: ["written": "\(batch.count)"]) }
             return true
         } catch {
+            instruments.failures.increment()
             let first = queue.withLock { q -> Bool in
                 // Put the batch back in front of what came in meanwhile, within the bound.
                 let room = max(0, limits.maxQueuedRecords - q.records.count)
                 let kept = Array(batch.prefix(room))
                 q.dropped += UInt64(batch.count - kept.count)
+                if batch.count > kept.count { instruments.dropped.increment(by: batch.count - kept.count) }
+                instruments.queueDepth.record(q.records.count + kept.count)
                 q.records.insert(contentsOf: kept, at: 0)
                 q.captureBytes = q.records.reduce(0) { $0 + $1.dataBytes }
                 defer { q.problem = "history writes are failing: \(error)" }

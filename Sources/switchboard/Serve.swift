@@ -4,12 +4,15 @@ import Glibc
 #endif
 import Hummingbird
 import Logging
+import Metrics
 import NIOCore
 import NIOPosix
+import Prometheus
 import ServiceLifecycle
 import SwitchboardAPI
 import SwitchboardCore
 import SwitchboardHistory
+import SwitchboardMetrics
 import SwitchboardSystemd
 import Foundation
 
@@ -36,6 +39,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Most sessions open at once, service-wide; further connections are refused and counted. Default: the file-descriptor limit less a reserve for the API and the history; env SWITCHBOARD_MAX_SESSIONS.", valueName: "count"))
     var maxSessions: Int?
 
+    @Option(help: ArgumentHelp("Clients reading live events (GET /v1/events) at once; more are answered 503. Default 64; env SWITCHBOARD_MAX_EVENT_CLIENTS.", valueName: "count"))
+    var maxEventClients: Int?
+
     @Option(help: ArgumentHelp("Least severe level logged: trace, debug, info, notice, warning, error, critical. Default info; env SWITCHBOARD_LOG_LEVEL.", valueName: "level"))
     var logLevel: Logger.Level?
 
@@ -46,6 +52,7 @@ struct Serve: AsyncParsableCommand {
         var retainDays: Int?
         var retainSessions: Int?
         var captureLimit: Int
+        var maxEventClients: Int
         var logLevel: Logger.Level
         var maxSessions: Int?
     }
@@ -80,6 +87,7 @@ struct Serve: AsyncParsableCommand {
             retainDays: try number(retainDays, "SWITCHBOARD_RETAIN_DAYS", "--retain-days"),
             retainSessions: try number(retainSessions, "SWITCHBOARD_RETAIN_SESSIONS", "--retain-sessions"),
             captureLimit: try number(captureLimit, "SWITCHBOARD_CAPTURE_LIMIT", "--capture-limit") ?? Switchboard.defaultCaptureLimit,
+            maxEventClients: try number(maxEventClients, "SWITCHBOARD_MAX_EVENT_CLIENTS", "--max-event-clients") ?? EventHub.Limits().maxClients,
             logLevel: level,
             maxSessions: try number(maxSessions, "SWITCHBOARD_MAX_SESSIONS", "--max-sessions")
         )
@@ -87,6 +95,7 @@ struct Serve: AsyncParsableCommand {
         if let days = settings.retainDays, days < 1 { throw ValidationError("--retain-days must be at least 1") }
         if let count = settings.retainSessions, count < 1 { throw ValidationError("--retain-sessions must be at least 1") }
         guard (0...(1 << 30)).contains(settings.captureLimit) else { throw ValidationError("--capture-limit must be from 0 to 1073741824") }
+        guard (0...10_000).contains(settings.maxEventClients) else { throw ValidationError("--max-event-clients must be from 0 to 10000") }
         return settings
     }
 
@@ -103,6 +112,9 @@ struct Serve: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "switchboard")
+        // One registry for everything the process measures; GET /metrics renders it.
+        let metricsFactory = Self.metricsFactory()
+        MetricsSystem.bootstrap(metricsFactory)
         let notifier = SystemdNotifier()
         let db = settings.db
         let api = settings.api.description
@@ -129,17 +141,25 @@ struct Serve: AsyncParsableCommand {
         if maxSessions > descriptors.defaultMaxSessions {
             logger.warning("--max-sessions is above what the file-descriptor limit leaves; the API may run out of descriptors", metadata: ["max_sessions": "\(maxSessions)", "fd_limit": "\(descriptors.limit)"])
         }
+        var eventLimits = EventHub.Limits()
+        eventLimits.maxClients = settings.maxEventClients
+        let events = EventHub(limits: eventLimits, logger: logger)
+        let sessionMetrics = SessionMetrics()
         let switchboard = Switchboard(
-            group: group, logger: logger, observers: [writer], store: history, captureLimit: settings.captureLimit,
-            maxSessions: maxSessions
+            group: group, logger: logger, observers: [writer, events, sessionMetrics], store: history,
+            captureLimit: settings.captureLimit, maxSessions: maxSessions
         )
+        events.attach(switchboard)
+        let metrics = MetricsExport(factory: metricsFactory) { sessionMetrics.collect(from: switchboard) }
 
         let bindAddress: BindAddress
         switch settings.api {
         case .host(let host, let port): bindAddress = .hostname(host, port: port)
         case .unix(let path): bindAddress = .unixDomainSocket(path: path)
         }
-        let responder = ControlAPI.responder(switchboard: switchboard, history: history, writer: writer, service: service, logger: logger)
+        let responder = ControlAPI.responder(
+            switchboard: switchboard, history: history, writer: writer, service: service, logger: logger, events: events, metrics: metrics
+        )
         let onServerRunning: @Sendable (any Channel) async -> Void = { channel in
             let address = Endpoint.describe(channel.localAddress) ?? "?"
             service.address = address
@@ -178,9 +198,10 @@ struct Serve: AsyncParsableCommand {
         service.startupFinished()
 
         // Shut down in reverse order: the core closes its sessions (long-polls return), the
-        // writer then flushes every record, and the API goes last.
+        // writer then flushes every record, the live event streams write their last events and
+        // end, and the API goes last (with no stream left open to wait for).
         let retention = RetentionService(database: history, policy: RetentionPolicy(days: settings.retainDays, sessions: settings.retainSessions), logger: logger)
-        var services: [any Service] = [app, writer, retention, CoreService(switchboard: switchboard, notifier: notifier)]
+        var services: [any Service] = [app, events, writer, retention, CoreService(switchboard: switchboard, notifier: notifier)]
         if let watchdog = WatchdogService(notifier: notifier, group: group, logger: logger) {
             services.insert(watchdog, at: 0)
         }
@@ -212,6 +233,20 @@ struct CoreService: Service {
         try? await gracefulShutdown()
         notifier?.stopping(status: "closing \(switchboard.counts.openSessions) sessions")
         await switchboard.shutdown()
+    }
+}
+
+extension Serve {
+    /// Prometheus behind swift-metrics, with buckets that fit what is measured.
+    static func metricsFactory() -> PrometheusMetricsFactory {
+        var factory = PrometheusMetricsFactory(registry: PrometheusCollectorRegistry())
+        let fast: [Duration] = [.microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .milliseconds(2500), .seconds(5)]
+        factory.durationHistogramBuckets = [
+            "switchboard_history_write_duration_seconds": fast,
+            "switchboard_http_request_duration_seconds": fast + [.seconds(10), .seconds(30), .seconds(60)],
+        ]
+        factory.valueHistogramBuckets = ["switchboard_history_batch_records": [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 20_000, 100_000, 200_000]]
+        return factory
     }
 }
 

@@ -1,6 +1,7 @@
 import Hummingbird
 import Logging
 import NIOPosix
+import Prometheus
 import ServiceLifecycle
 import SwitchboardAPI
 import SwitchboardCore
@@ -16,6 +17,9 @@ struct APIContext {
     let history: HistoryDatabase
     let writer: HistoryWriter
     let service: ServiceInfo
+    let events: EventHub
+    /// What `/metrics` renders in this API (its own registry: nothing global is bootstrapped).
+    let registry: PrometheusCollectorRegistry
 }
 
 /// Runs the control API in-process on 127.0.0.1:0, with a history file in a temporary folder,
@@ -24,7 +28,7 @@ func withAPI(_ body: (HTTPClient, Switchboard) async throws -> Void) async throw
     try await withAPIContext { api, context in try await body(api, context.switchboard) }
 }
 
-func withAPIContext(_ body: (HTTPClient, APIContext) async throws -> Void) async throws {
+func withAPIContext(events eventLimits: EventHub.Limits = .init(), _ body: (HTTPClient, APIContext) async throws -> Void) async throws {
     var logger = Logger(label: "api-test")
     logger.logLevel = .warning
     let folder = FileManager.default.temporaryDirectory.appendingPathComponent("switchboard-api-\(UUID().uuidString.prefix(8))")
@@ -32,14 +36,20 @@ func withAPIContext(_ body: (HTTPClient, APIContext) async throws -> Void) async
     defer { try? FileManager.default.removeItem(at: folder) }
     let history = try HistoryDatabase(path: folder.appendingPathComponent("history.sqlite3").path)
     let writer = HistoryWriter(database: history, logger: logger)
-    let switchboard = Switchboard(group: MultiThreadedEventLoopGroup.singleton, logger: logger, observers: [writer], store: history)
+    let registry = PrometheusCollectorRegistry()
+    let events = EventHub(limits: eventLimits, logger: logger, metrics: PrometheusMetricsFactory(registry: registry))
+    let switchboard = Switchboard(group: MultiThreadedEventLoopGroup.singleton, logger: logger, observers: [writer, events], store: history)
+    events.attach(switchboard)
+    let metrics = MetricsExport(factory: PrometheusMetricsFactory(registry: registry))
     let service = ServiceInfo()
     service.addReadinessCheck { writer.health.problem }
     service.startupFinished()
-    let context = APIContext(switchboard: switchboard, history: history, writer: writer, service: service)
+    let context = APIContext(switchboard: switchboard, history: history, writer: writer, service: service, events: events, registry: registry)
     let port = Mutex<Int?>(nil)
     let app = Application(
-        responder: ControlAPI.responder(switchboard: switchboard, history: history, writer: writer, service: service, logger: logger),
+        responder: ControlAPI.responder(
+            switchboard: switchboard, history: history, writer: writer, service: service, logger: logger, events: events, metrics: metrics
+        ),
         configuration: ApplicationConfiguration(address: .hostname("127.0.0.1", port: 0)),
         onServerRunning: { channel in
             service.address = "127.0.0.1:\(channel.localAddress?.port ?? 0)"
@@ -48,7 +58,8 @@ func withAPIContext(_ body: (HTTPClient, APIContext) async throws -> Void) async
         eventLoopGroupProvider: .shared(MultiThreadedEventLoopGroup.singleton),
         logger: logger
     )
-    let serviceGroup = ServiceGroup(configuration: .init(services: [app, writer], logger: logger))
+    // As in the service: the event streams end before the HTTP server stops.
+    let serviceGroup = ServiceGroup(configuration: .init(services: [app, events, writer], logger: logger))
     try await withThrowingTaskGroup(of: Void.self) { group in
         group.addTask { try await serviceGroup.run() }
         defer { group.cancelAll() }

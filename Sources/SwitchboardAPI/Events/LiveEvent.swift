@@ -1,0 +1,181 @@
+import Foundation
+import NIOCore
+import SwitchboardCore
+import SwitchboardHistory
+
+/// One event of `GET /v1/events`: its place in the sequence and what happened.
+///
+/// The hub keeps the core's values as they came and encodes JSON only when a stream writes the
+/// event, off the event loops that reported it.
+struct LiveEvent: Sendable {
+    enum Payload: Sendable {
+        case listenerCreated(ListenerInfo)
+        case listenerDeleted(ListenerInfo)
+        case listenerFailed(ListenerInfo)
+        case sessionOpened(SessionInfo)
+        case sessionClosed(SessionInfo)
+        case sessionReconnecting(ReconnectStatus)
+        case connectionRejected(listener: String, reason: RejectReason, at: Date)
+        case connectFailed(listener: String?, name: String?, error: SwitchboardError, at: Date)
+        /// Bytes of one session and direction since its last data event (coalesced).
+        case sessionData(SessionDataEvent)
+        /// The client asked to resume after an event the hub no longer keeps.
+        case lost(lastEventID: UInt64, firstKept: UInt64?)
+    }
+
+    /// 0 for `lost`, which is not part of the sequence.
+    let id: UInt64
+    let payload: Payload
+
+    var name: String {
+        switch payload {
+        case .listenerCreated: "listener.created"
+        case .listenerDeleted: "listener.deleted"
+        case .listenerFailed: "listener.failed"
+        case .sessionOpened: "session.opened"
+        case .sessionClosed: "session.closed"
+        case .sessionReconnecting: "session.reconnecting"
+        case .connectionRejected: "connection.rejected"
+        case .connectFailed: "connect.failed"
+        case .sessionData: "session.data"
+        case .lost: "lost"
+        }
+    }
+
+    /// The listener the event is about, for `?listener=`.
+    var listener: String? {
+        switch payload {
+        case .listenerCreated(let info), .listenerDeleted(let info), .listenerFailed(let info): info.name
+        case .sessionOpened(let info), .sessionClosed(let info): info.listener
+        case .sessionReconnecting: nil
+        case .connectionRejected(let listener, _, _): listener
+        case .connectFailed(let listener, _, _, _): listener
+        case .sessionData(let data): data.listener
+        case .lost: nil
+        }
+    }
+
+    /// The session the event is about, for `?session=`.
+    var session: SessionID? {
+        switch payload {
+        case .sessionOpened(let info), .sessionClosed(let info): info.id
+        case .sessionReconnecting(let status): status.sessionID
+        case .sessionData(let data): data.sessionID
+        default: nil
+        }
+    }
+
+    /// The event as the stream writes it: `id:`, `event:`, one `data:` line of JSON, a blank line.
+    func render(_ encoder: JSONEncoder) -> String {
+        let json = (try? data(encoder)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+        // `lost` stands outside the sequence: no id, so a client's Last-Event-ID stays where it was.
+        let idLine = id == 0 ? "" : "id: \(id)\n"
+        return "\(idLine)event: \(name)\ndata: \(json)\n\n"
+    }
+
+    private func data(_ encoder: JSONEncoder) throws -> Data {
+        switch payload {
+        case .listenerCreated(let info), .listenerDeleted(let info), .listenerFailed(let info):
+            return try encoder.encode(ListenerResponse(info: info))
+        case .sessionOpened(let info), .sessionClosed(let info):
+            return try encoder.encode(SessionRecord(info))
+        case .sessionReconnecting(let status):
+            return try encoder.encode(ReconnectBody(status))
+        case .connectionRejected(let listener, let reason, let at):
+            return try encoder.encode(RejectedBody(listener: listener, reason: reason.rawValue, at: RFC3339.format(at)))
+        case .connectFailed(let listener, let name, let error, let at):
+            return try encoder.encode(ConnectFailedBody(listener: listener, name: name, code: APIError(error).code, error: error.message, at: RFC3339.format(at)))
+        case .sessionData(let data):
+            return try encoder.encode(DataBody(sessionId: data.sessionID.rawValue, listener: data.listener, direction: data.direction.rawValue, bytes: data.bytes, at: RFC3339.format(data.at)))
+        case .lost(let last, let first):
+            return try encoder.encode(LostBody(lastEventId: last, firstAvailableId: first))
+        }
+    }
+
+    static func makeEncoder() -> JSONEncoder {
+        let encoder = JSONEncoder()
+        // No pretty printing: the JSON of an event stays on its one `data:` line.
+        encoder.outputFormatting = [.withoutEscapingSlashes, .sortedKeys]
+        return encoder
+    }
+}
+
+// The bodies below spell every key, absent values as null, like the rest of the API.
+
+private struct ReconnectBody: Encodable {
+    let status: ReconnectStatus
+    init(_ status: ReconnectStatus) { self.status = status }
+    enum CodingKeys: String, CodingKey {
+        case name, endpoint, state, failures
+        case sessionId = "session_id"
+        case nextAttemptAt = "next_attempt_at"
+        case lastError = "last_error"
+    }
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(status.name, forKey: .name)
+        try c.encode(status.endpoint, forKey: .endpoint)
+        try c.encode(status.state.rawValue, forKey: .state)
+        try c.encode(status.sessionID?.rawValue, forKey: .sessionId)
+        try c.encode(status.failures, forKey: .failures)
+        try c.encode(status.nextAttemptAt.map(RFC3339.format), forKey: .nextAttemptAt)
+        try c.encode(status.lastError, forKey: .lastError)
+    }
+}
+
+private struct RejectedBody: Encodable {
+    let listener: String
+    let reason: String
+    let at: String
+}
+
+private struct ConnectFailedBody: Encodable {
+    let listener: String?
+    let name: String?
+    let code: String
+    let error: String
+    let at: String
+    enum CodingKeys: String, CodingKey { case listener, name, code, error, at }
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(listener, forKey: .listener)
+        try c.encode(name, forKey: .name)
+        try c.encode(code, forKey: .code)
+        try c.encode(error, forKey: .error)
+        try c.encode(at, forKey: .at)
+    }
+}
+
+private struct DataBody: Encodable {
+    let sessionId: String
+    let listener: String?
+    let direction: String
+    let bytes: Int
+    let at: String
+    enum CodingKeys: String, CodingKey {
+        case listener, direction, bytes, at
+        case sessionId = "session_id"
+    }
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(sessionId, forKey: .sessionId)
+        try c.encode(listener, forKey: .listener)
+        try c.encode(direction, forKey: .direction)
+        try c.encode(bytes, forKey: .bytes)
+        try c.encode(at, forKey: .at)
+    }
+}
+
+private struct LostBody: Encodable {
+    let lastEventId: UInt64
+    let firstAvailableId: UInt64?
+    enum CodingKeys: String, CodingKey {
+        case lastEventId = "last_event_id"
+        case firstAvailableId = "first_available_id"
+    }
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(lastEventId, forKey: .lastEventId)
+        try c.encode(firstAvailableId, forKey: .firstAvailableId)
+    }
+}

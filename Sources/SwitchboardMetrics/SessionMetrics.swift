@@ -1,0 +1,183 @@
+import CoreMetrics
+import Metrics
+import SwitchboardCore
+import Synchronization
+
+/// Turns what the core reports into swift-metrics: sessions opened and closed, open sessions,
+/// bytes, rejected connections and connect failures.
+///
+/// An observer like the history writer, so the core knows nothing of metrics. It lives in its
+/// own small target rather than in the API because it is not about HTTP: the API only renders
+/// whatever backend the executable bootstrapped.
+///
+/// Labels are bounded: a listener name (outbound sessions have `listener=""`), a role, a
+/// bucketed close reason, a reject reason, an error kind. Never a session id, an address or an
+/// error's text.
+///
+/// Calls come from event loops: each is a dictionary lookup and a counter increment under a
+/// lock. Byte counters and the open-session gauge are brought up to date by `collect(from:)`,
+/// which the scrape calls (the core does not report every chunk, and should not have to).
+public final class SessionMetrics: SwitchboardObserver {
+    /// The metric names, in one place for the README and the tests.
+    public enum Name {
+        public static let sessionsOpened = "switchboard_sessions_opened_total"
+        public static let sessionsClosed = "switchboard_sessions_closed_total"
+        public static let openSessions = "switchboard_open_sessions"
+        public static let listeners = "switchboard_listeners"
+        public static let bytes = "switchboard_bytes_total"
+        public static let rejected = "switchboard_connections_rejected_total"
+        public static let connectFailures = "switchboard_connect_failures_total"
+    }
+
+    private struct Key: Hashable {
+        let labels: [String]
+    }
+
+    private struct State {
+        var counters: [Key: Counter] = [:]
+        var gauges: [Key: Gauge] = [:]
+        /// Bytes already counted per open session, so each byte is counted once: by the scrape
+        /// while the session is open, and the rest by `sessionClosed`.
+        var counted: [SessionID: (in: UInt64, out: UInt64)] = [:]
+        /// Sessions whose close was counted, until a scrape no longer lists them as open (a
+        /// scrape may list a session that closes while the scrape runs).
+        var closedWhileListed: Set<SessionID> = []
+        /// Open-session label sets seen before, so a gauge falls to 0 when its last session closes.
+        var openLabelSets: Set<[String]> = []
+    }
+
+    private let factory: any MetricsFactory
+    private let state = Mutex(State())
+
+    /// `factory` is the bootstrapped `MetricsSystem.factory` in the service; tests pass their own.
+    public init(factory: any MetricsFactory = MetricsSystem.factory) {
+        self.factory = factory
+    }
+
+    // MARK: SwitchboardObserver (called on event loops)
+
+    public func sessionOpened(_ session: SessionInfo) {
+        counter(Name.sessionsOpened, ["listener": session.listener ?? "", "role": session.role.rawValue]).increment()
+    }
+
+    public func sessionClosed(_ session: SessionInfo) {
+        let reason = Self.bucket(session.closeReason)
+        let listener = session.listener ?? ""
+        let delta = state.withLock { s -> (in: UInt64, out: UInt64) in
+            let counted = s.counted.removeValue(forKey: session.id) ?? (0, 0)
+            s.closedWhileListed.insert(session.id)
+            return (session.bytesIn &- min(counted.in, session.bytesIn), session.bytesOut &- min(counted.out, session.bytesOut))
+        }
+        addBytes(listener: listener, role: session.role.rawValue, in: delta.in, out: delta.out)
+        counter(Name.sessionsClosed, ["listener": listener, "role": session.role.rawValue, "reason": reason]).increment()
+    }
+
+    public func connectionRejected(listener: String, reason: RejectReason) {
+        counter(Name.rejected, ["listener": listener, "reason": reason.rawValue]).increment()
+    }
+
+    public func connectFailed(listener: String?, name: String?, error: SwitchboardError) {
+        counter(Name.connectFailures, ["kind": Self.kind(error.kind)]).increment()
+    }
+
+    // MARK: At scrape time
+
+    /// Counts the bytes that open sessions moved since the last scrape and sets the gauges, so
+    /// a long session's traffic shows while it is still open.
+    public func collect(from switchboard: Switchboard) {
+        collect(openSessions: switchboard.sessions(.init(state: .open)), listeners: switchboard.counts.listeners)
+    }
+
+    /// `collect(from:)` with its inputs spelled out, for tests.
+    public func collect(openSessions: [SessionInfo], listeners: Int) {
+        var open: [[String]: Int] = [:]
+        // By listener and role: a forwarded pair's two halves carry the same bytes, told apart by role.
+        var bytes: [[String]: (in: UInt64, out: UInt64)] = [:]
+        let gone = state.withLock { s -> Set<[String]> in
+            var listed = Set<SessionID>()
+            for session in openSessions where session.state == .open {
+                listed.insert(session.id)
+                // Closed after this list was taken: sessionClosed counted all of it already.
+                guard !s.closedWhileListed.contains(session.id) else { continue }
+                let listener = session.listener ?? ""
+                open[[listener, session.role.rawValue], default: 0] += 1
+                let counted = s.counted[session.id] ?? (0, 0)
+                // Concurrent scrapes may hand in older numbers: only ever count forward.
+                let now = (in: max(counted.in, session.bytesIn), out: max(counted.out, session.bytesOut))
+                s.counted[session.id] = now
+                bytes[[listener, session.role.rawValue], default: (0, 0)].in += now.in - counted.in
+                bytes[[listener, session.role.rawValue], default: (0, 0)].out += now.out - counted.out
+            }
+            s.closedWhileListed.formIntersection(listed)
+            let gone = s.openLabelSets.subtracting(open.keys)
+            s.openLabelSets.formUnion(open.keys)
+            return gone
+        }
+        for (labels, moved) in bytes { addBytes(listener: labels[0], role: labels[1], in: moved.in, out: moved.out) }
+        for (labels, count) in open { gauge(Name.openSessions, ["listener": labels[0], "role": labels[1]]).record(count) }
+        for labels in gone { gauge(Name.openSessions, ["listener": labels[0], "role": labels[1]]).record(0) }
+        gauge(Name.listeners, [:]).record(listeners)
+    }
+
+    // MARK: Buckets
+
+    /// A close reason as a label: the kind, never an error's text.
+    public static func bucket(_ reason: CloseReason?) -> String {
+        switch reason {
+        case .local: "local"
+        case .peer: "peer"
+        case .reset: "reset"
+        case .idle: "idle"
+        case .partner: "partner"
+        case .error: "error"
+        // A session never closed by this process (the history marks such rows interrupted).
+        case nil: "interrupted"
+        }
+    }
+
+    /// An error kind as a label, spelled like the API's error codes.
+    public static func kind(_ kind: SwitchboardError.Kind) -> String {
+        switch kind {
+        case .connectRefused: "refused"
+        case .connectTimeout: "timeout"
+        case .invalidArgument: "invalid"
+        case .notFound: "not_found"
+        case .nameTaken: "name_taken"
+        case .addressInUse: "address_in_use"
+        case .sessionClosed: "session_closed"
+        case .shuttingDown: "shutting_down"
+        case .storageUnavailable: "storage_unavailable"
+        case .limitReached: "limit_reached"
+        case .forbidden: "forbidden"
+        }
+    }
+
+    // MARK: Metric objects, made once per label set
+
+    private func addBytes(listener: String, role: String, in bytesIn: UInt64, out bytesOut: UInt64) {
+        if bytesIn > 0 { counter(Name.bytes, ["listener": listener, "role": role, "direction": "in"]).increment(by: Int64(clamping: bytesIn)) }
+        if bytesOut > 0 { counter(Name.bytes, ["listener": listener, "role": role, "direction": "out"]).increment(by: Int64(clamping: bytesOut)) }
+    }
+
+    private func counter(_ name: String, _ labels: KeyValuePairs<String, String>) -> Counter {
+        let key = Key(labels: [name] + labels.flatMap { [$0.key, $0.value] })
+        if let counter = state.withLock({ $0.counters[key] }) { return counter }
+        let counter = Counter(label: name, dimensions: labels.map { ($0.key, $0.value) }, factory: factory)
+        return state.withLock { s in
+            if let existing = s.counters[key] { return existing }
+            s.counters[key] = counter
+            return counter
+        }
+    }
+
+    private func gauge(_ name: String, _ labels: KeyValuePairs<String, String>) -> Gauge {
+        let key = Key(labels: [name] + labels.flatMap { [$0.key, $0.value] })
+        if let gauge = state.withLock({ $0.gauges[key] }) { return gauge }
+        let gauge = Gauge(label: name, dimensions: labels.map { ($0.key, $0.value) }, factory: factory)
+        return state.withLock { s in
+            if let existing = s.gauges[key] { return existing }
+            s.gauges[key] = gauge
+            return gauge
+        }
+    }
+}
