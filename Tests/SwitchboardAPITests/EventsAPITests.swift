@@ -268,7 +268,7 @@ final class EventsAPITests: XCTestCase {
             XCTAssertEqual(reconnecting["failures"] as? Int, 3)
             XCTAssertEqual(reconnecting["next_attempt_at"] as? String, "2027-01-15T08:00:00.500Z")
             XCTAssertEqual(reconnecting["last_error"] as? String, "connection refused")
-            XCTAssertEqual(reconnecting["endpoint"] as? String, "127.0.0.1:1")
+            XCTAssertEqual(reconnecting["connect"] as? String, "127.0.0.1:1")
 
             let forWeb = try await web.waitForEvents("web's two") { $0.count >= 2 }
             XCTAssertEqual(forWeb.map(\.event), ["connection.rejected", "connect.failed"])

@@ -116,3 +116,30 @@ final class ForwardAPITests: XCTestCase {
         }
     }
 }
+
+extension ForwardAPITests {
+    /// The core's own reports reach live events: a refused upstream, and a reconnecting session.
+    func testLiveEventsOfAForwardWithNoUpstreamAndOfAReconnectingSession() async throws {
+        try await withAPI { api, _ in
+            let stream = try await EventStreamClient.open(port: api.port, "/v1/events")
+            let nobody = try await api.post("/v1/listeners", json: #"{"name":"gone","address":"127.0.0.1:0","mode":"echo"}"#)
+            let address = nobody["address"] as! String
+            _ = try await api.delete("/v1/listeners/gone")
+            let created = try await api.post("/v1/listeners", json: #"{"name":"fwd","address":"127.0.0.1:0","mode":"forward","forward_to":"\#(address)"}"#)
+            let client = try await TestConnection.connect(port: Int((created["address"] as! String).split(separator: ":").last!)!)
+            try await client.waitForClose()
+            let events = try await stream.waitForEvents("the accepted half to close") { $0.contains { $0.event == "session.closed" } }
+            XCTAssertEqual(events.map(\.event), ["listener.created", "listener.deleted", "listener.created", "session.opened", "connect.failed", "session.closed"])
+            XCTAssertEqual(events[4]["listener"] as? String, "fwd")
+            XCTAssertTrue((events[5]["close_reason"] as? String)?.hasPrefix("error: upstream:") ?? false, "\(events[5].json)")
+
+            let echo = try await api.post("/v1/listeners", json: #"{"name":"echo","address":"127.0.0.1:0","mode":"echo"}"#)
+            _ = try await api.post("/v1/sessions", json: #"{"connect":"\#(echo["address"] as! String)","name":"plc-1","reconnect":{}}"#)
+            let more = try await stream.waitForEvents("connected") { $0.contains { $0.event == "session.reconnecting" && $0["state"] as? String == "connected" } }
+            let connected = try XCTUnwrap(more.first { $0.event == "session.reconnecting" && $0["state"] as? String == "connected" })
+            XCTAssertEqual(connected["name"] as? String, "plc-1")
+            XCTAssertNotNil(connected["session_id"] as? String)
+            await stream.close()
+        }
+    }
+}

@@ -106,7 +106,7 @@ private struct ReconnectBody: Encodable {
     let status: ReconnectStatus
     init(_ status: ReconnectStatus) { self.status = status }
     enum CodingKeys: String, CodingKey {
-        case name, endpoint, state, failures
+        case name, connect, state, failures
         case sessionId = "session_id"
         case nextAttemptAt = "next_attempt_at"
         case lastError = "last_error"
@@ -114,7 +114,7 @@ private struct ReconnectBody: Encodable {
     func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(status.name, forKey: .name)
-        try c.encode(status.endpoint, forKey: .endpoint)
+        try c.encode(status.endpoint, forKey: .connect)
         try c.encode(status.state.rawValue, forKey: .state)
         try c.encode(status.sessionID?.rawValue, forKey: .sessionId)
         try c.encode(status.failures, forKey: .failures)
