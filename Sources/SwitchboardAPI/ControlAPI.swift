@@ -1,5 +1,6 @@
 import HTTPTypes
 import Hummingbird
+import HummingbirdCore
 import Logging
 import SwitchboardCore
 import SwitchboardHistory
@@ -11,7 +12,7 @@ public enum ControlAPI {
     /// without them those paths are 404s.
     public static func responder(
         switchboard: Switchboard, history: HistoryDatabase, writer: HistoryWriter?, service: ServiceInfo, logger: Logger,
-        events: EventHub? = nil, metrics: MetricsExport? = nil
+        events: EventHub? = nil, metrics: MetricsExport? = nil, limits: APILimits = .init()
     ) -> some HTTPResponder<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
         let routeTable = RouteTable()
@@ -19,6 +20,7 @@ public enum ControlAPI {
         if let metrics { router.add(middleware: RequestMetricsMiddleware(factory: metrics.factory)) }
         // First, so that it wraps every route and the router's own not-found answer.
         router.add(middleware: ErrorMiddleware(routes: routeTable, logger: logger))
+        router.add(middleware: LimitsMiddleware(limits: limits))
         let serviceRoutes = ServiceController(switchboard: switchboard, service: service, history: history, writer: writer)
         router.get("healthz", use: serviceRoutes.health)
         router.get("readyz", use: serviceRoutes.ready)
@@ -31,6 +33,13 @@ public enum ControlAPI {
         if let metrics { router.get("metrics", use: MetricsController(export: metrics).scrape) }
         routeTable.set(router.routes.map { ($0.method, $0.path) })
         return router.buildResponder()
+    }
+}
+
+extension ControlAPI {
+    /// The HTTP/1 settings of the API's server, bound or inherited alike.
+    public static func http1Configuration(limits: APILimits) -> HTTP1Channel.Configuration {
+        HTTP1Channel.Configuration(additionalChannelHandlers: [RequestDeadlineHandler(timeout: limits.requestTimeout)])
     }
 }
 

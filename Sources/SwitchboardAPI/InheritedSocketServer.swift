@@ -17,9 +17,12 @@ public struct InheritedSocketServer<Responder: HTTPResponder>: Service where Res
     let serverName: String?
     let logger: Logger
     let onServerRunning: @Sendable (any Channel) async -> Void
+    let configuration: HTTP1Channel.Configuration
 
     public init(socket: Int32, group: any EventLoopGroup, responder: Responder, serverName: String?, logger: Logger,
+                configuration: HTTP1Channel.Configuration = .init(),
                 onServerRunning: @escaping @Sendable (any Channel) async -> Void) {
+        self.configuration = configuration
         self.socket = socket
         self.group = group
         self.responder = responder
@@ -43,7 +46,7 @@ public struct InheritedSocketServer<Responder: HTTPResponder>: Service where Res
             }
             if let serverName { response.headers[.server] = serverName }
             try await writer.write(response: response.head, body: response.body)
-        })
+        }, configuration: configuration)
         let server = try await ServerBootstrap(group: group)
             .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
             .bind(socket) { channel in http.setup(channel: channel, logger: logger) }

@@ -5,7 +5,7 @@ import NIOCore
 
 /// Reading bodies and query strings the same strict way on every endpoint.
 enum RequestReading {
-    static let maxBodyBytes = 1 << 20
+    static var maxBodyBytes: Int { APILimits.current.maxBodyBytes }
 
     enum BodyKind { case json, octetStream }
 
@@ -25,7 +25,7 @@ enum RequestReading {
         }
     }
 
-    static let tooLarge = APIError(.contentTooLarge, "body_too_large", "the body is larger than \(maxBodyBytes) bytes")
+    static var tooLarge: APIError { APIError(.contentTooLarge, "body_too_large", "the body is larger than \(maxBodyBytes) bytes") }
 
     static func body(of request: Request) async throws(APIError) -> ByteBuffer {
         if let length = request.headers[.contentLength].flatMap(Int.init), length > maxBodyBytes { throw tooLarge }

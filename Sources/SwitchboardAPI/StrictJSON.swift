@@ -29,7 +29,7 @@ extension StrictRequest {
 /// Checks a body with libjansson: well-formed JSON, an object at the top, no key twice, no
 /// unknown key, nesting no deeper than `maxDepth`.
 enum StrictJSON {
-    static let maxDepth = 16
+    static var maxDepth: Int { APILimits.current.maxJSONDepth }
 
     static func check(_ body: ByteBuffer, allowedKeys: Set<String>, nested: [String: any StrictRequestShape.Type]) throws(APIError) {
         guard body.readableBytes > 0 else {

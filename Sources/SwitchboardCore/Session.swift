@@ -148,6 +148,8 @@ public final class Session: Sendable {
         var captureSeq: UInt64 = 0
         var captureTruncated = false
         var partnerID: SessionID?
+        /// Long-polls waiting on this session right now.
+        var longPolls = 0
 
         /// The part of `data` still under the capture cap, numbered; nil once the cap is reached.
         mutating func capture(_ data: ByteBuffer, limit: Int) -> (UInt64, ByteBuffer)? {
@@ -306,7 +308,17 @@ public final class Session: Sendable {
 
     /// Messages after `after`; with a `wait`, long-polls until one arrives, the session closes
     /// or the time is up.
-    func messages(after: UInt64, wait: Duration, maxBytes: Int) async -> MessagePage {
+    func messages(after: UInt64, wait: Duration, maxBytes: Int, maxWaiting: Int = .max) async throws(SwitchboardError) -> MessagePage {
+        guard wait > .zero else { return takePage(after: after, maxBytes: maxBytes) }
+        let admitted = mutable.withLock { m -> Bool in
+            guard m.longPolls < maxWaiting else { return false }
+            m.longPolls += 1
+            return true
+        }
+        guard admitted else {
+            throw SwitchboardError(.limitReached, "session \(id) already has \(maxWaiting) long-polls waiting (--max-long-polls)")
+        }
+        defer { mutable.withLock { $0.longPolls -= 1 } }
         let deadline = ContinuousClock.now + wait
         while true {
             let page = takePage(after: after, maxBytes: maxBytes)

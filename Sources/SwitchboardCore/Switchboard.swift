@@ -149,8 +149,22 @@ public final class Switchboard: Sendable {
     let dataReporter: DataReporter
     /// Open sessions plus connections being set up; each holds a file descriptor.
     private let liveSessions = Atomic<Int>(0)
-    /// The service-wide cap on sessions (--max-sessions).
-    public let maxSessions: Int
+    /// What the core refuses past, service-wide.
+    public struct Limits: Sendable {
+        /// Open sessions (--max-sessions): each holds a file descriptor.
+        public var maxSessions: Int
+        public var maxListeners: Int
+        /// Long-polls waiting on one session's messages at once.
+        public var maxLongPollsPerSession: Int
+
+        public init(maxSessions: Int = .max, maxListeners: Int = 1000, maxLongPollsPerSession: Int = 16) {
+            self.maxSessions = maxSessions
+            self.maxListeners = maxListeners
+            self.maxLongPollsPerSession = maxLongPollsPerSession
+        }
+    }
+    public let limits: Limits
+    public var maxSessions: Int { limits.maxSessions }
 
     /// Whether observers get `sessionData` calls; off unless somebody listens (live events), as
     /// it costs a call per read on every session.
@@ -165,9 +179,9 @@ public final class Switchboard: Sendable {
     public init(
         group: any EventLoopGroup, logger: Logger, observers: [any SwitchboardObserver] = [],
         store: (any ListenerStore)? = nil, captureLimit: Int = defaultCaptureLimit,
-        retention: ClosedSessionRetention = .init(), maxSessions: Int = .max
+        retention: ClosedSessionRetention = .init(), limits: Limits = .init()
     ) {
-        self.maxSessions = maxSessions
+        self.limits = limits
         self.group = group
         self.logger = logger
         self.observers = observers
@@ -251,6 +265,9 @@ public final class Switchboard: Sendable {
             guard !s.shuttingDown else { throw SwitchboardError(.shuttingDown, "the service is shutting down") }
             guard s.listeners[name] == nil, s.failed[name] == nil, !s.reservedListenerNames.contains(name) else {
                 throw SwitchboardError(.nameTaken, "a listener named '\(name)' exists")
+            }
+            guard s.listeners.count + s.failed.count + s.reservedListenerNames.count < limits.maxListeners else {
+                throw SwitchboardError(.limitReached, "the service has its most listeners (\(limits.maxListeners), --max-listeners); delete one first")
             }
             s.reservedListenerNames.insert(name)
         }
@@ -565,7 +582,7 @@ public final class Switchboard: Sendable {
     }
 
     public func messages(_ id: SessionID, after: UInt64, wait: Duration, maxBytes: Int = 1 << 20) async throws(SwitchboardError) -> MessagePage {
-        try await find(id).messages(after: after, wait: wait, maxBytes: maxBytes)
+        try await find(id).messages(after: after, wait: wait, maxBytes: maxBytes, maxWaiting: limits.maxLongPollsPerSession)
     }
 
     /// Closes a session (an RST with `reset`) and answers its final state; closing a closed one is a no-op.

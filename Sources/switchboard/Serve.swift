@@ -42,6 +42,27 @@ struct Serve: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Clients reading live events (GET /v1/events) at once; more are answered 503. Default 64; env SWITCHBOARD_MAX_EVENT_CLIENTS.", valueName: "count"))
     var maxEventClients: Int?
 
+    @Option(help: ArgumentHelp("Listeners at once; more are refused with 503. Default 1000; env SWITCHBOARD_MAX_LISTENERS.", valueName: "count"))
+    var maxListeners: Int?
+
+    @Option(help: ArgumentHelp("Long-polls (GET .../messages?wait=) waiting on one session at once; more are refused with 503. Default 16; env SWITCHBOARD_MAX_LONG_POLLS.", valueName: "count"))
+    var maxLongPolls: Int?
+
+    @Option(help: ArgumentHelp("Largest request body read. Default 1048576; env SWITCHBOARD_MAX_BODY_BYTES.", valueName: "bytes"))
+    var maxBodyBytes: Int?
+
+    @Option(help: ArgumentHelp("Largest request header section (all fields). Default 16384; env SWITCHBOARD_MAX_HEADER_BYTES.", valueName: "bytes"))
+    var maxHeaderBytes: Int?
+
+    @Option(help: ArgumentHelp("Longest request target (path and query). Default 8192; env SWITCHBOARD_MAX_URL_BYTES.", valueName: "bytes"))
+    var maxURLBytes: Int?
+
+    @Option(help: ArgumentHelp("Deepest nesting of a JSON body. Default 16; env SWITCHBOARD_MAX_JSON_DEPTH.", valueName: "levels"))
+    var maxJSONDepth: Int?
+
+    @Option(help: ArgumentHelp("Seconds an API client has to send a whole request (and an idle keep-alive connection is kept); slower ones are disconnected. Default 10; env SWITCHBOARD_REQUEST_TIMEOUT.", valueName: "seconds"))
+    var requestTimeout: Int?
+
     @Option(help: ArgumentHelp("Least severe level logged: trace, debug, info, notice, warning, error, critical. Default info; env SWITCHBOARD_LOG_LEVEL.", valueName: "level"))
     var logLevel: Logger.Level?
 
@@ -55,6 +76,9 @@ struct Serve: AsyncParsableCommand {
         var maxEventClients: Int
         var logLevel: Logger.Level
         var maxSessions: Int?
+        var maxListeners: Int
+        var maxLongPolls: Int
+        var apiLimits: APILimits
     }
 
     func settings(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Settings {
@@ -81,7 +105,7 @@ struct Serve: AsyncParsableCommand {
             guard let parsed = Logger.Level(rawValue: text) else { throw ValidationError("SWITCHBOARD_LOG_LEVEL must be one of trace, debug, info, notice, warning, error, critical") }
             level = parsed
         }
-        let settings = Settings(
+        var settings = Settings(
             api: endpoint,
             db: value(db, "SWITCHBOARD_DB") ?? "./switchboard.sqlite3",
             retainDays: try number(retainDays, "SWITCHBOARD_RETAIN_DAYS", "--retain-days"),
@@ -89,8 +113,27 @@ struct Serve: AsyncParsableCommand {
             captureLimit: try number(captureLimit, "SWITCHBOARD_CAPTURE_LIMIT", "--capture-limit") ?? Switchboard.defaultCaptureLimit,
             maxEventClients: try number(maxEventClients, "SWITCHBOARD_MAX_EVENT_CLIENTS", "--max-event-clients") ?? EventHub.Limits().maxClients,
             logLevel: level,
-            maxSessions: try number(maxSessions, "SWITCHBOARD_MAX_SESSIONS", "--max-sessions")
+            maxSessions: try number(maxSessions, "SWITCHBOARD_MAX_SESSIONS", "--max-sessions"),
+            maxListeners: try number(maxListeners, "SWITCHBOARD_MAX_LISTENERS", "--max-listeners") ?? Switchboard.Limits().maxListeners,
+            maxLongPolls: try number(maxLongPolls, "SWITCHBOARD_MAX_LONG_POLLS", "--max-long-polls") ?? Switchboard.Limits().maxLongPollsPerSession,
+            apiLimits: APILimits()
         )
+        var limits = APILimits()
+        func limit(_ flag: Int?, _ name: String, _ option: String, _ range: ClosedRange<Int>) throws -> Int? {
+            guard let value = try number(flag, name, option) else { return nil }
+            guard range.contains(value) else { throw ValidationError("\(option) must be from \(range.lowerBound) to \(range.upperBound)") }
+            return value
+        }
+        limits.maxBodyBytes = try limit(maxBodyBytes, "SWITCHBOARD_MAX_BODY_BYTES", "--max-body-bytes", 1024...(64 << 20)) ?? limits.maxBodyBytes
+        limits.maxHeaderBytes = try limit(maxHeaderBytes, "SWITCHBOARD_MAX_HEADER_BYTES", "--max-header-bytes", 1024...(64 * 1024)) ?? limits.maxHeaderBytes
+        limits.maxURLBytes = try limit(maxURLBytes, "SWITCHBOARD_MAX_URL_BYTES", "--max-url-bytes", 256...(64 * 1024)) ?? limits.maxURLBytes
+        limits.maxJSONDepth = try limit(maxJSONDepth, "SWITCHBOARD_MAX_JSON_DEPTH", "--max-json-depth", 2...64) ?? limits.maxJSONDepth
+        if let seconds = try limit(requestTimeout, "SWITCHBOARD_REQUEST_TIMEOUT", "--request-timeout", 1...3600) {
+            limits.requestTimeout = .seconds(seconds)
+        }
+        settings.apiLimits = limits
+        guard (1...1_000_000).contains(settings.maxListeners) else { throw ValidationError("--max-listeners must be from 1 to 1000000") }
+        guard (1...10_000).contains(settings.maxLongPolls) else { throw ValidationError("--max-long-polls must be from 1 to 10000") }
         if let max = settings.maxSessions, max < 1 { throw ValidationError("--max-sessions must be at least 1") }
         if let days = settings.retainDays, days < 1 { throw ValidationError("--retain-days must be at least 1") }
         if let count = settings.retainSessions, count < 1 { throw ValidationError("--retain-sessions must be at least 1") }
@@ -147,7 +190,8 @@ struct Serve: AsyncParsableCommand {
         let sessionMetrics = SessionMetrics()
         let switchboard = Switchboard(
             group: group, logger: logger, observers: [writer, events, sessionMetrics], store: history,
-            captureLimit: settings.captureLimit, maxSessions: maxSessions
+            captureLimit: settings.captureLimit,
+            limits: Switchboard.Limits(maxSessions: maxSessions, maxListeners: settings.maxListeners, maxLongPollsPerSession: settings.maxLongPolls)
         )
         events.attach(switchboard)
         let metrics = MetricsExport(factory: metricsFactory) { sessionMetrics.collect(from: switchboard) }
@@ -158,7 +202,8 @@ struct Serve: AsyncParsableCommand {
         case .unix(let path): bindAddress = .unixDomainSocket(path: path)
         }
         let responder = ControlAPI.responder(
-            switchboard: switchboard, history: history, writer: writer, service: service, logger: logger, events: events, metrics: metrics
+            switchboard: switchboard, history: history, writer: writer, service: service, logger: logger, events: events, metrics: metrics,
+            limits: settings.apiLimits
         )
         let onServerRunning: @Sendable (any Channel) async -> Void = { channel in
             let address = Endpoint.describe(channel.localAddress) ?? "?"
@@ -172,10 +217,14 @@ struct Serve: AsyncParsableCommand {
         if let activation = SocketActivation(), let socket = activation.api {
             // systemd owns the API's socket (switchboard.socket): serve on it; --api is not bound.
             logger.info("serving the API on the socket systemd passed", metadata: ["fd": "\(socket.fd)", "name": "\(socket.name)"])
-            app = InheritedSocketServer(socket: socket.fd, group: group, responder: responder, serverName: "switchboard", logger: logger, onServerRunning: onServerRunning)
+            app = InheritedSocketServer(
+                socket: socket.fd, group: group, responder: responder, serverName: "switchboard", logger: logger,
+                configuration: ControlAPI.http1Configuration(limits: settings.apiLimits), onServerRunning: onServerRunning
+            )
         } else {
             app = Application(
                 responder: responder,
+                server: .http1(configuration: ControlAPI.http1Configuration(limits: settings.apiLimits)),
                 configuration: ApplicationConfiguration(address: bindAddress, serverName: "switchboard"),
                 onServerRunning: onServerRunning,
                 // The API shares the event loops of the sessions it manages.

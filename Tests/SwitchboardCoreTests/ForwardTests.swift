@@ -191,7 +191,7 @@ final class ForwardTests: XCTestCase {
     func testTheServiceSessionLimitRefusesConnectionsAndCountsThem() async throws {
         var logger = Logger(label: "limit")
         logger.logLevel = .warning
-        let limited = Switchboard(group: MultiThreadedEventLoopGroup.singleton, logger: logger, maxSessions: 2)
+        let limited = Switchboard(group: MultiThreadedEventLoopGroup.singleton, logger: logger, limits: .init(maxSessions: 2))
         let info = try await limited.createListener(ListenerSpec(name: "h", address: .host("127.0.0.1", port: 0), mode: .hold))
         let port = Int(info.address.split(separator: ":").last!)!
         let first = try await TestConnection.connect(port: port)

@@ -1,0 +1,115 @@
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import NIOHTTPTypes
+
+/// The limits one request is held to. Each has a `serve` flag; the defaults suit an operator's
+/// curl and scripts with room to spare.
+public struct APILimits: Sendable {
+    /// Request bodies (JSON or raw bytes to send).
+    public var maxBodyBytes = 1 << 20
+    /// All header fields together, names and values.
+    public var maxHeaderBytes = 16 * 1024
+    /// The request target: path and query.
+    public var maxURLBytes = 8 * 1024
+    /// Nesting of a JSON body.
+    public var maxJSONDepth = 16
+    /// How long a client has to send a whole request, from the connection's start or the end
+    /// of the previous answer; also how long an idle keep-alive connection is kept.
+    public var requestTimeout = Duration.seconds(10)
+
+    public init() {}
+
+    /// The limits of the request being answered; set by `LimitsMiddleware` around each request.
+    @TaskLocal static var current = APILimits()
+}
+
+/// Refuses a request whose target or headers are too long (with the API's JSON error), and
+/// makes the limits visible to whatever reads the body.
+struct LimitsMiddleware: RouterMiddleware {
+    typealias Context = BasicRequestContext
+    let limits: APILimits
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let target = request.head.path?.utf8.count ?? 0
+        guard target <= limits.maxURLBytes else {
+            throw APIError(.uriTooLong, "uri_too_long", "the request target is \(target) bytes; at most \(limits.maxURLBytes) are read")
+        }
+        var headerBytes = 0
+        for field in request.headers { headerBytes += field.name.rawName.utf8.count + field.value.utf8.count + 4 }
+        guard headerBytes <= limits.maxHeaderBytes else {
+            throw APIError(.requestHeaderFieldsTooLarge, "headers_too_large", "the header fields take \(headerBytes) bytes; at most \(limits.maxHeaderBytes) are read")
+        }
+        return try await APILimits.$current.withValue(limits) {
+            try await next(request, context)
+        }
+    }
+}
+
+/// Closes an HTTP connection that has not sent a whole request within the request timeout:
+/// one that trickles its head a byte at a time, stalls in its body, or sits idle between
+/// requests. Hundreds of those then cost a timer each, not the API.
+///
+/// It runs after HTTP decoding, so it sees request heads and ends; the clock restarts when an
+/// answer has been written in full (a long-poll or an event stream is the server's time, not
+/// the client's).
+final class RequestDeadlineHandler: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPRequestPart
+    typealias InboundOut = HTTPRequestPart
+    typealias OutboundIn = HTTPResponsePart
+    typealias OutboundOut = HTTPResponsePart
+
+    private let timeout: TimeAmount
+    private var deadline: Scheduled<Void>?
+
+    init(timeout: Duration) {
+        self.timeout = TimeAmount(timeout)
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        if context.channel.isActive { arm(context) }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        arm(context)
+        context.fireChannelActive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if case .end = unwrapInboundIn(data) {
+            // The whole request is in; the answer may take as long as the endpoint needs.
+            deadline?.cancel()
+            deadline = nil
+        }
+        context.fireChannelRead(data)
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        if case .end = unwrapOutboundIn(data) {
+            let promise = promise ?? context.eventLoop.makePromise()
+            promise.futureResult.assumeIsolated().whenSuccess { [self] in arm(context) }
+            context.write(data, promise: promise)
+        } else {
+            context.write(data, promise: promise)
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        deadline?.cancel()
+        deadline = nil
+        context.fireChannelInactive()
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        deadline?.cancel()
+        deadline = nil
+    }
+
+    private func arm(_ context: ChannelHandlerContext) {
+        deadline?.cancel()
+        let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
+        deadline = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) {
+            loopBound.value.close(promise: nil)
+        }
+    }
+}

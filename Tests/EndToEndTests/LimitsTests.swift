@@ -1,0 +1,110 @@
+import Foundation
+import Synchronization
+import SwitchboardTestSupport
+import XCTest
+
+/// The API's limits on the real binary: each has a flag, a default and a refusal in the JSON
+/// error shape; slow and idle HTTP clients are disconnected and cannot hold the API hostage.
+final class LimitsTests: XCTestCase {
+    func testHundredsOfHalfSentRequestsDoNotStopTheAPIAndAreDisconnected() async throws {
+        let service = try await ServiceProcess.start(["--request-timeout", "1"])
+        defer { Task { await service.stop() } }
+        let port = try XCTUnwrap(service.apiPort)
+        var stalled: [TestConnection] = []
+        for i in 0..<300 {
+            let connection = try await TestConnection.connect(port: port)
+            // A request head that never ends; some trickle a body that never ends instead.
+            if i % 2 == 0 {
+                try await connection.send("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+            } else {
+                try await connection.send("POST /v1/listeners HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"na")
+            }
+            stalled.append(connection)
+        }
+        let health = try await service.api.get("/healthz", timeout: .seconds(5))
+        XCTAssertEqual(health.status, 200)
+        try await eventually("every stalled connection to be closed by the service", timeout: .seconds(15)) {
+            stalled.allSatisfy(\.isClosed)
+        }
+        // An idle keep-alive connection that never sends anything goes the same way.
+        let idle = try await TestConnection.connect(port: port)
+        try await idle.waitForClose(timeout: .seconds(10))
+        let after = try await service.api.get("/healthz")
+        XCTAssertEqual(after.status, 200)
+    }
+
+    func testURLHeaderBodyAndDepthLimitsAnswerWithJSONErrors() async throws {
+        let service = try await ServiceProcess.start(["--max-url-bytes", "1024", "--max-header-bytes", "2048", "--max-body-bytes", "2048", "--max-json-depth", "4"])
+        defer { Task { await service.stop() } }
+        let api = service.api
+
+        let longURL = try await api.get("/v1/sessions?name=" + String(repeating: "a", count: 2000))
+        XCTAssertEqual(longURL.status, 414, longURL.text)
+        XCTAssertEqual(longURL.errorCode, "uri_too_long")
+
+        let bigHeaders = try await api.request("GET", "/v1/info", extraHeaders: [("X-Padding", String(repeating: "p", count: 3000))])
+        XCTAssertEqual(bigHeaders.status, 431, bigHeaders.text)
+        XCTAssertEqual(bigHeaders.errorCode, "headers_too_large")
+
+        let padded = #"{"name":"a","address":"127.0.0.1:0","mode":"reply","reply":"\#(String(repeating: "r", count: 3000))"}"#
+        let bigBody = try await api.post("/v1/listeners", json: padded)
+        XCTAssertEqual(bigBody.status, 413, bigBody.text)
+        XCTAssertEqual(bigBody.errorCode, "body_too_large")
+
+        let deep = try await api.post("/v1/listeners", json: #"{"name":"a","address":"127.0.0.1:0","mode":"echo","keepalive":{"x":{"y":{"z":1}}}}"#)
+        XCTAssertEqual(deep.status, 400, deep.text)
+        XCTAssertEqual(deep.errorCode, "too_deep")
+
+        let fine = try await api.post("/v1/listeners", json: #"{"name":"a","address":"127.0.0.1:0","mode":"echo"}"#)
+        XCTAssertEqual(fine.status, 201, fine.text)
+    }
+
+    func testListenerAndLongPollLimits() async throws {
+        let service = try await ServiceProcess.start(["--max-listeners", "2", "--max-long-polls", "2"])
+        defer { Task { await service.stop() } }
+        let api = service.api
+        let hold = try await api.post("/v1/listeners", json: #"{"name":"hold","address":"127.0.0.1:0","mode":"hold"}"#)
+        XCTAssertEqual(hold.status, 201, hold.text)
+        let second = try await api.post("/v1/listeners", json: #"{"name":"b","address":"127.0.0.1:0","mode":"echo"}"#)
+        XCTAssertEqual(second.status, 201, second.text)
+        let third = try await api.post("/v1/listeners", json: #"{"name":"c","address":"127.0.0.1:0","mode":"echo"}"#)
+        XCTAssertEqual(third.status, 503, third.text)
+        XCTAssertEqual(third.errorCode, "limit_reached")
+        XCTAssertTrue(third.text.contains("--max-listeners"), third.text)
+
+        let port = Int((hold["address"] as! String).split(separator: ":").last!)!
+        let peer = try await TestConnection.connect(port: port)
+        var id = ""
+        try await eventually("the held session") {
+            id = ((try await api.get("/v1/sessions?listener=hold"))["sessions"] as? [[String: Any]])?.first?["id"] as? String ?? ""
+            return !id.isEmpty
+        }
+        // Three long-polls at once: two wait, one is refused (whichever came last).
+        let path = "/v1/sessions/\(id)/messages?wait=30"
+        let answers = Answers()
+        let polls = (0..<3).map { _ in Task { [api] in answers.add(try await api.get(path)) } }
+        try await eventually("one long-poll refused") { answers.all.count == 1 }
+        XCTAssertEqual(answers.all.first?.status, 503, answers.all.first?.text ?? "")
+        XCTAssertEqual(answers.all.first?.errorCode, "limit_reached")
+        try await peer.send("wake")
+        for poll in polls { try await poll.value }
+        XCTAssertEqual(answers.all.map(\.status).sorted(), [200, 200, 503])
+        // With none waiting any more, one is admitted again.
+        let again = try await api.get("/v1/sessions/\(id)/messages?after=1&wait=1")
+        XCTAssertEqual(again.status, 200, again.text)
+    }
+
+    private final class Answers: Sendable {
+        private let results = Mutex<[HTTPResult]>([])
+        func add(_ result: HTTPResult) { results.withLock { $0.append(result) } }
+        var all: [HTTPResult] { results.withLock { $0 } }
+    }
+
+    func testLimitFlagsAreChecked() async throws {
+        for (flag, value) in [("--max-body-bytes", "10"), ("--max-json-depth", "1000"), ("--request-timeout", "0"), ("--max-listeners", "0"), ("--max-long-polls", "-1")] {
+            let (status, output) = try await runSwitchboard(["serve", "--api", "127.0.0.1:0", flag, value])
+            XCTAssertNotEqual(status, 0, "\(flag) \(value)")
+            XCTAssertTrue(output.contains(flag), "\(flag): \(output)")
+        }
+    }
+}
