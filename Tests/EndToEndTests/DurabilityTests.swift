@@ -73,17 +73,18 @@ final class DurabilityTests: XCTestCase {
     }
 
     func testSIGTERMRecordsEverySessionClosed() async throws {
+        raiseOpenFileLimit()
         let service = try await ServiceProcess.start()
         defer { Task { await service.stop() } }
         let created = try await service.api.post("/v1/listeners", json: #"{"name":"held","address":"127.0.0.1:0","mode":"hold"}"#)
         var peers: [TestConnection] = []
-        for _ in 0..<50 { peers.append(try await TestConnection.connect(port: port(of: created))) }
-        try await eventually("50 open sessions") { (try await service.api.get("/v1/info"))["open_sessions"] as? Int == 50 }
+        for _ in 0..<1000 { peers.append(try await TestConnection.connect(port: port(of: created))) }
+        try await eventually("1000 open sessions") { (try await service.api.get("/v1/info"))["open_sessions"] as? Int == 1000 }
         service.signal(SIGTERM)
         let status = try await service.waitForExit()
         XCTAssertEqual(status, 0, service.output)
         let rows = try await historyRows(service.historyFile)
-        XCTAssertEqual(rows.count, 50)
+        XCTAssertEqual(rows.count, 1000)
         XCTAssertTrue(rows.allSatisfy { $0["state"] as? String == "closed" && $0["close_reason"] as? String == "local" }, "\(rows.first ?? [:])")
     }
 

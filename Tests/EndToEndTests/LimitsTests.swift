@@ -108,3 +108,33 @@ final class LimitsTests: XCTestCase {
         }
     }
 }
+
+extension LimitsTests {
+    /// Under a small descriptor limit the service keeps a reserve for itself: sessions stop at
+    /// --max-sessions' default, the rest are refused and counted, and the API answers and says so.
+    func testAtTheFileDescriptorLimitTheAPIStillAnswersAndSaysWhy() async throws {
+        raiseOpenFileLimit()
+        let service = try await ServiceProcess.start(openFileLimit: 256)
+        defer { Task { await service.stop() } }
+        let info = try await service.api.get("/v1/info")
+        XCTAssertEqual(info["max_sessions"] as? Int, 256 - 64, info.text)
+        let created = try await service.api.post("/v1/listeners", json: #"{"name":"held","address":"127.0.0.1:0","mode":"hold"}"#)
+        let port = Int((created["address"] as! String).split(separator: ":").last!)!
+        var peers: [TestConnection] = []
+        for _ in 0..<250 { peers.append(try await TestConnection.connect(port: port)) }
+        try await eventually("192 held, 58 refused") {
+            let listener = try await service.api.get("/v1/listeners/held")
+            return listener["open_sessions"] as? Int == 192 && listener["rejected_sessions"] as? Int == 58
+        }
+        try await eventually("the refused ones closed") { peers.filter(\.isClosed).count == 58 }
+        // The API still has descriptors: it answers, and a new listener can still be made.
+        let health = try await service.api.get("/healthz")
+        XCTAssertEqual(health.status, 200)
+        let another = try await service.api.post("/v1/listeners", json: #"{"name":"more","address":"127.0.0.1:0","mode":"echo"}"#)
+        XCTAssertEqual(another.status, 201, another.text)
+        let outbound = try await service.api.post("/v1/sessions", json: #"{"connect":"127.0.0.1:\#(port)"}"#)
+        XCTAssertEqual(outbound.status, 503, outbound.text)
+        XCTAssertTrue(outbound.text.contains("session limit"), outbound.text)
+        XCTAssertTrue(service.output.contains("max_sessions=192"), "the start-up line says the limit")
+    }
+}

@@ -21,14 +21,19 @@ final class ServiceProcess: Sendable {
     /// folder, or in `directory` to restart on the history file an earlier run left there.
     /// `fileSizeLimitKB` starts it under `ulimit -f`, a disk that is full past that size.
     static func start(
-        _ extra: [String] = [], in directory: URL? = nil, fileSizeLimitKB: Int? = nil, environment: [String: String] = [:]
+        _ extra: [String] = [], in directory: URL? = nil, fileSizeLimitKB: Int? = nil, openFileLimit: Int? = nil,
+        environment: [String: String] = [:]
     ) async throws -> ServiceProcess {
         let directory = directory ?? FileManager.default.temporaryDirectory.appendingPathComponent("switchboard-e2e-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         var arguments = ["serve", "--api", "127.0.0.1:0", "--db", directory.appendingPathComponent("history.sqlite3").path] + extra
         var executable = binary
-        if let fileSizeLimitKB {
-            arguments = ["-c", "ulimit -S -f \(fileSizeLimitKB) && exec \"$0\" \"$@\"", binary.path] + arguments
+        var limits: [String] = []
+        if let fileSizeLimitKB { limits.append("ulimit -S -f \(fileSizeLimitKB)") }
+        // Hard and soft: the service raises its soft limit to the hard one at start.
+        if let openFileLimit { limits.append("ulimit -n \(openFileLimit)") }
+        if !limits.isEmpty {
+            arguments = ["-c", limits.joined(separator: " && ") + " && exec \"$0\" \"$@\"", binary.path] + arguments
             executable = URL(fileURLWithPath: "/bin/bash")
         }
         let service = try ServiceProcess(executable: executable, arguments: arguments, directory: directory, environment: environment)
@@ -104,4 +109,13 @@ func runSwitchboard(_ arguments: [String], environment: [String: String] = [:]) 
     let status = try await service.waitForExit()
     try await eventually("the output to be read") { !service.output.isEmpty }
     return (status, service.output)
+}
+
+/// Raises this process's soft file-descriptor limit to the hard one, for tests that hold
+/// thousands of connections.
+func raiseOpenFileLimit() {
+    var limits = rlimit()
+    guard getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limits) == 0, limits.rlim_cur < limits.rlim_max else { return }
+    limits.rlim_cur = limits.rlim_max
+    _ = setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limits)
 }

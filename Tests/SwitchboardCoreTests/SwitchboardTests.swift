@@ -303,3 +303,33 @@ final class ServerSocketWithFullBacklog {
         Glibc.close(fd)
     }
 }
+
+extension SwitchboardTests {
+    /// A peer that resets while the service is still writing to it: the write fails, the
+    /// session ends as `reset`, and the service carries on.
+    func testAPeerThatResetsMidWriteEndsTheSessionAsReset() async throws {
+        let port = try await listen(.hold, name: "mid")
+        let peer = try await TestConnection.connect(port: port, receiveBuffer: 4096)
+        try await peer.stopReading()
+        let session = try await onlySession()
+        // More than the socket buffers hold: the send is still in progress when the peer resets.
+        let sending = Task { [switchboard] in
+            try await switchboard!.send(session.id, ByteBuffer(repeating: 0x61, count: 32 << 20))
+        }
+        // The write is handed to the socket at once and sits in its queue; the reset lands on it.
+        try await eventually("the write to be under way") { try switchboard.session(session.id).bytesOut == 32 << 20 }
+        await peer.reset()
+        do {
+            try await sending.value
+            XCTFail("a write to a reset peer cannot complete")
+        } catch let error as SwitchboardError {
+            XCTAssertEqual(error.kind, .sessionClosed)
+        }
+        try await eventually("closed") { try switchboard.session(session.id).state == .closed }
+        XCTAssertEqual(try switchboard.session(session.id).closeReason, .reset)
+        // The listener still serves.
+        let next = try await TestConnection.connect(port: port)
+        try await eventually("a second session") { switchboard.sessions(.init(state: .open)).count == 1 }
+        await next.close()
+    }
+}
