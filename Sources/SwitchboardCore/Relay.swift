@@ -81,7 +81,7 @@ final class RelayHandler: ChannelDuplexHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let buffer = unwrapInboundIn(data)
         let bytes = buffer.readableBytes
-        session.relayed(in: buffer)
+        session.relayed(.in, buffer)
         reporter.report(session, .in, bytes)
         if let partner {
             partner.writeFromPartner(buffer)
@@ -146,7 +146,7 @@ final class RelayHandler: ChannelDuplexHandler {
     // Bytes an operator sends through the API into a relayed session.
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         let buffer = unwrapOutboundIn(data)
-        session.relayed(out: buffer)
+        session.relayed(.out, buffer)
         reporter.report(session, .out, buffer.readableBytes)
         context.write(data, promise: promise)
     }
@@ -155,7 +155,7 @@ final class RelayHandler: ChannelDuplexHandler {
 
     private func writeFromPartner(_ buffer: ByteBuffer) {
         guard let context else { return }
-        session.relayed(out: buffer)
+        session.relayed(.out, buffer)
         reporter.report(session, .out, buffer.readableBytes)
         context.write(wrapOutboundOut(buffer), promise: nil)
     }

@@ -222,32 +222,22 @@ public final class Session: Sendable {
 
     // MARK: Called by the channel handler, on the event loop
 
-    /// Counts (and captures) bytes a relay read from this session's peer; nothing is copied.
-    func relayed(in data: ByteBuffer) {
+    /// Counts (and captures) bytes a relay read from (`in`) or wrote to (`out`) this session's
+    /// peer; nothing is copied.
+    func relayed(_ direction: Message.Direction, _ data: ByteBuffer) {
+        let count = UInt64(data.readableBytes)
         guard let capture else {
-            mutable.withLock { $0.bytesIn &+= UInt64(data.readableBytes) }
+            mutable.withLock { m in
+                if direction == .in { m.bytesIn &+= count } else { m.bytesOut &+= count }
+            }
             return
         }
         let now = Date()
         let captured = mutable.withLock { m in
-            m.bytesIn &+= UInt64(data.readableBytes)
+            if direction == .in { m.bytesIn &+= count } else { m.bytesOut &+= count }
             return m.capture(data, limit: capture.limit)
         }
-        if let captured { capture.sink(CapturedChunk(sessionID: id, seq: captured.0, direction: .in, at: now, data: captured.1)) }
-    }
-
-    /// Counts (and captures) bytes a relay wrote to this session's peer.
-    func relayed(out data: ByteBuffer) {
-        guard let capture else {
-            mutable.withLock { $0.bytesOut &+= UInt64(data.readableBytes) }
-            return
-        }
-        let now = Date()
-        let captured = mutable.withLock { m in
-            m.bytesOut &+= UInt64(data.readableBytes)
-            return m.capture(data, limit: capture.limit)
-        }
-        if let captured { capture.sink(CapturedChunk(sessionID: id, seq: captured.0, direction: .out, at: now, data: captured.1)) }
+        if let captured { capture.sink(CapturedChunk(sessionID: id, seq: captured.0, direction: direction, at: now, data: captured.1)) }
     }
 
     /// Records received bytes; answers whether the handler should stop reading from the peer.

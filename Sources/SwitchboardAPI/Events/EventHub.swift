@@ -70,8 +70,8 @@ public final class EventHub: SwitchboardObserver, Service {
     fileprivate struct Client {
         let filter: Filter
         let wantsData: Bool
-        let more: Signal
-        let ended: Signal
+        let more: Wakeup
+        let ended: Wakeup
         var queue: [LiveEvent] = []
         var pendingData: [DataKey: SessionDataEvent] = [:]
         var lastDataFlush = ContinuousClock.now
@@ -136,9 +136,9 @@ public final class EventHub: SwitchboardObserver, Service {
     /// Adds the bytes to each data client's pending sum for the session; a stream writes the sums
     /// once per `dataInterval`.
     public func sessionData(_ event: SessionDataEvent) {
-        let wake = state.withLock { s -> [Signal] in
+        let wake = state.withLock { s -> [Wakeup] in
             guard s.dataClients > 0 else { return [] }
-            var wake: [Signal] = []
+            var wake: [Wakeup] = []
             let key = DataKey(session: event.sessionID, direction: event.direction)
             for id in Array(s.clients.keys) {
                 // In place (no copy of the client's pending sums): through the dictionary's modify accessor.
@@ -163,8 +163,8 @@ public final class EventHub: SwitchboardObserver, Service {
 
     private func publish(_ payload: LiveEvent.Payload, flushingDataOf session: SessionID? = nil) {
         var dropped = 0
-        let wake = state.withLock { s -> [Signal] in
-            var wake: [Signal] = []
+        let wake = state.withLock { s -> [Wakeup] in
+            var wake: [Wakeup] = []
             // A closing session's last bytes go out before its close.
             if let session, s.dataClients > 0 {
                 for id in Array(s.clients.keys) where s.clients[id]!.wantsData {
@@ -229,7 +229,7 @@ public final class EventHub: SwitchboardObserver, Service {
         let result = state.withLock { s -> Result<EventSubscription, Refusal> in
             guard !s.finished else { return .failure(.shuttingDown) }
             guard s.clients.count < limits.maxClients else { return .failure(.tooManyClients(limits.maxClients)) }
-            var client = Client(filter: filter, wantsData: data, more: Signal(), ended: Signal())
+            var client = Client(filter: filter, wantsData: data, more: Wakeup(), ended: Wakeup())
             if let last = lastEventID {
                 // An id this service never gave out is from before a restart: all of it is news.
                 let fromEarlierRun = last >= s.nextID
@@ -301,9 +301,9 @@ public final class EventHub: SwitchboardObserver, Service {
 
     /// Ends every stream (each writes what it has queued first) and refuses new clients.
     public func finish() {
-        let wake = state.withLock { s -> [Signal] in
+        let wake = state.withLock { s -> [Wakeup] in
             s.finished = true
-            var wake: [Signal] = []
+            var wake: [Wakeup] = []
             for id in s.clients.keys where s.clients[id]!.end == nil {
                 // Unlike an overflow, the queue stays: the stream writes it, then ends.
                 s.clients[id]!.end = .shutdown
@@ -333,10 +333,10 @@ extension EventHub.State {
 final class EventSubscription: Sendable {
     private let hub: EventHub
     private let id: UInt64
-    private let more: Signal
-    private let ended: Signal
+    private let more: Wakeup
+    private let ended: Wakeup
 
-    fileprivate init(hub: EventHub, id: UInt64, more: Signal, ended: Signal) {
+    fileprivate init(hub: EventHub, id: UInt64, more: Wakeup, ended: Wakeup) {
         self.hub = hub
         self.id = id
         self.more = more

@@ -80,7 +80,8 @@ struct LiveEvent: Sendable {
         case .sessionOpened(let info), .sessionClosed(let info):
             return try encoder.encode(SessionRecord(info))
         case .sessionReconnecting(let status):
-            return try encoder.encode(ReconnectBody(status))
+            // The sessions API's shape; `session` is null here (session.opened tells the session).
+            return try encoder.encode(ReconnectResponse(status: status, session: nil))
         case .connectionRejected(let listener, let reason, let at):
             return try encoder.encode(RejectedBody(listener: listener, reason: reason.rawValue, at: RFC3339.format(at)))
         case .connectFailed(let listener, let name, let error, let at):
@@ -101,27 +102,6 @@ struct LiveEvent: Sendable {
 }
 
 // The bodies below spell every key, absent values as null, like the rest of the API.
-
-private struct ReconnectBody: Encodable {
-    let status: ReconnectStatus
-    init(_ status: ReconnectStatus) { self.status = status }
-    enum CodingKeys: String, CodingKey {
-        case name, connect, state, failures
-        case sessionId = "session_id"
-        case nextAttemptAt = "next_attempt_at"
-        case lastError = "last_error"
-    }
-    func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(status.name, forKey: .name)
-        try c.encode(status.endpoint, forKey: .connect)
-        try c.encode(status.state.rawValue, forKey: .state)
-        try c.encode(status.sessionID?.rawValue, forKey: .sessionId)
-        try c.encode(status.failures, forKey: .failures)
-        try c.encode(status.nextAttemptAt.map(RFC3339.format), forKey: .nextAttemptAt)
-        try c.encode(status.lastError, forKey: .lastError)
-    }
-}
 
 private struct RejectedBody: Encodable {
     let listener: String

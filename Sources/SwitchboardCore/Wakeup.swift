@@ -1,15 +1,18 @@
 import Synchronization
 
 /// A wake-up call that is never lost: a signal with nobody waiting is kept for the next wait.
-/// One waiter at a time; `signal()` never blocks, so event loops may call it.
-final class Signal: Sendable {
+/// One waiter at a time; `signal()` never blocks, so event loops may call it. Used by the history
+/// writer and the live-event streams.
+public final class Wakeup: Sendable {
     private struct State {
         var pending = false
         var waiter: CheckedContinuation<Void, Never>?
     }
     private let state = Mutex(State())
 
-    func signal() {
+    public init() {}
+
+    public func signal() {
         let waiter = state.withLock { s -> CheckedContinuation<Void, Never>? in
             guard let waiter = s.waiter else {
                 s.pending = true
@@ -22,7 +25,7 @@ final class Signal: Sendable {
     }
 
     /// Returns on a signal, after `timeout`, or when the task is cancelled, whichever comes first.
-    func wait(upTo timeout: Duration) async {
+    public func wait(upTo timeout: Duration) async {
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
                 await withTaskCancellationHandler {
