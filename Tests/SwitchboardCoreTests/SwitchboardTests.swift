@@ -333,3 +333,30 @@ extension SwitchboardTests {
         await next.close()
     }
 }
+
+extension SwitchboardTests {
+    /// An echo peer that sends and never reads: the echo backs up, the service stops reading
+    /// from it instead of buffering, and the peer is served again once it reads.
+    func testAnEchoPeerThatNeverReadsIsHeldBackNotBuffered() async throws {
+        let port = try await listen(.echo, name: "flood")
+        let peer = try await TestConnection.connect(port: port, receiveBuffer: 16 * 1024, keepBytes: false)
+        try await peer.stopReading()
+        let total = 32 << 20
+        let chunk = [UInt8](repeating: 0x62, count: 1 << 20)
+        // Written without waiting: the peer's own queue holds what the service does not take.
+        for _ in 0..<(total >> 20) { peer.channel.writeAndFlush(ByteBuffer(bytes: chunk), promise: nil) }
+        let session = try await onlySession()
+        var last: UInt64 = 0
+        try await eventually("the service to stop taking bytes") {
+            let now = try switchboard.session(session.id).bytesIn
+            defer { last = now }
+            if now == last && now > 0 { return true }
+            try await Task.sleep(for: .milliseconds(200))
+            return false
+        }
+        XCTAssertLessThan(last, UInt64(total / 2), "the service kept reading from a peer that does not read")
+        try await peer.resumeReading()
+        try await eventually("every byte echoed", timeout: .seconds(30)) { peer.receivedCount == total }
+        XCTAssertEqual(try switchboard.session(session.id).bytesOut, UInt64(total))
+    }
+}
