@@ -555,6 +555,12 @@ public final class Switchboard: Sendable {
             channel.close(promise: nil)
             throw SwitchboardError(.connectRefused, "connected to \(spec.endpoint) but could not set up the session: \(error)")
         }
+        // A connect that completed while the service was shutting down opened after the core
+        // closed its sessions: close this one too, so it is recorded closed, not interrupted.
+        if state.withLock({ $0.shuttingDown }) {
+            await close(session, reset: false)
+            throw SwitchboardError(.shuttingDown, "the service is shutting down")
+        }
         if let data = spec.send, data.readableBytes > 0 {
             try? await session.send(data)
         }
