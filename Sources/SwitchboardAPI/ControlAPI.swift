@@ -9,10 +9,11 @@ import Synchronization
 /// The JSON-over-HTTP control API: builds the responder that the HTTP server runs.
 public enum ControlAPI {
     /// `events` serves `/v1/events`, `metrics` serves `/metrics` and counts every request;
-    /// without them those paths are 404s.
+    /// without them those paths are 404s. With `token`, every path but `/healthz` and
+    /// `/readyz` needs `Authorization: Bearer TOKEN`.
     public static func responder(
         switchboard: Switchboard, history: HistoryDatabase, writer: HistoryWriter?, service: ServiceInfo, logger: Logger,
-        events: EventHub? = nil, metrics: MetricsExport? = nil, limits: APILimits = .init()
+        events: EventHub? = nil, metrics: MetricsExport? = nil, limits: APILimits = .init(), token: APIToken? = nil
     ) -> some HTTPResponder<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
         let routeTable = RouteTable()
@@ -20,6 +21,9 @@ public enum ControlAPI {
         if let metrics { router.add(middleware: RequestMetricsMiddleware(factory: metrics.factory)) }
         // First, so that it wraps every route and the router's own not-found answer.
         router.add(middleware: ErrorMiddleware(routes: routeTable, logger: logger))
+        // Inside the error middleware, so a 401 has the JSON shape; before any route, so an
+        // unknown path without the token is a 401, not a 404.
+        if let token { router.add(middleware: BearerAuthMiddleware(token: token)) }
         router.add(middleware: LimitsMiddleware(limits: limits))
         let serviceRoutes = ServiceController(switchboard: switchboard, service: service, history: history, writer: writer)
         router.get("healthz", use: serviceRoutes.health)

@@ -30,6 +30,8 @@ final class RelayHandler: ChannelDuplexHandler {
     private var early: [ByteBuffer] = []
     /// The channel went inactive (its handler may not even be active yet when the upstream connects).
     private(set) var ended = false
+    /// A `fail` that came before the channel was active, carried out once it is.
+    private var pendingFailure: (reason: CloseReason, reset: Bool)?
 
     init(session: Session, reporter: DataReporter, onClose: @escaping @Sendable (Session) -> Void) {
         self.session = session
@@ -126,6 +128,14 @@ final class RelayHandler: ChannelDuplexHandler {
         context.close(promise: nil)
     }
 
+    func channelActive(context: ChannelHandlerContext) {
+        context.fireChannelActive()
+        if let failure = pendingFailure {
+            pendingFailure = nil
+            fail(failure.reason, reset: failure.reset)
+        }
+    }
+
     func channelInactive(context: ChannelHandlerContext) {
         ended = true
         if session.markClosed() { onClose(session) }
@@ -179,6 +189,12 @@ final class RelayHandler: ChannelDuplexHandler {
     /// Before the upstream exists: the accepted connection is ended with the reason given.
     func fail(_ reason: CloseReason, reset: Bool) {
         guard let context else { return }
+        // Refused at once (the outbound policy, the session limit): the accepted channel may not
+        // even be active yet, and closing it now would never report the session closed.
+        guard context.channel.isActive else {
+            pendingFailure = (reason, reset)
+            return
+        }
         session.noteCloseReason(reason)
         if reset { Self.setLingerZero(context.channel) }
         context.close(promise: nil)

@@ -72,6 +72,13 @@ final class SessionHandler: ChannelDuplexHandler {
         let buffer = unwrapOutboundIn(data)
         session.sent(buffer)
         reporter.report(session, .out, buffer.readableBytes)
+        // A peer that resets while this write is queued may be noticed by the write, not a
+        // read; the write's failure runs before the channel goes inactive, so the reason is kept.
+        let promise = promise ?? context.eventLoop.makePromise()
+        let session = self.session
+        promise.futureResult.whenFailure { error in
+            if case .reset = Self.reason(for: error) { session.noteCloseReason(.reset) }
+        }
         context.write(data, promise: promise)
     }
 

@@ -165,6 +165,8 @@ public final class Switchboard: Sendable {
     }
     public let limits: Limits
     public var maxSessions: Int { limits.maxSessions }
+    /// Which addresses outbound connections may go to (--allow-connect, --deny-connect).
+    public let outboundPolicy: OutboundPolicy
 
     /// Whether observers get `sessionData` calls; off unless somebody listens (live events), as
     /// it costs a call per read on every session.
@@ -179,9 +181,10 @@ public final class Switchboard: Sendable {
     public init(
         group: any EventLoopGroup, logger: Logger, observers: [any SwitchboardObserver] = [],
         store: (any ListenerStore)? = nil, captureLimit: Int = defaultCaptureLimit,
-        retention: ClosedSessionRetention = .init(), limits: Limits = .init()
+        retention: ClosedSessionRetention = .init(), limits: Limits = .init(), outboundPolicy: OutboundPolicy = .allowAll
     ) {
         self.limits = limits
+        self.outboundPolicy = outboundPolicy
         self.group = group
         self.logger = logger
         self.observers = observers
@@ -197,6 +200,8 @@ public final class Switchboard: Sendable {
 
     public func createListener(_ spec: ListenerSpec) async throws(SwitchboardError) -> ListenerInfo {
         try Self.validate(spec)
+        // Checked again for every accepted connection: a name may resolve differently later.
+        if case .forward(let upstream, _) = spec.mode { try await checkOutbound(upstream) }
         try reserveListenerName(spec.name)
         let createdAt = Date()
         let listener: Listener
@@ -441,19 +446,17 @@ public final class Switchboard: Sendable {
             return
         }
         let timeout = spec.options.connectTimeout ?? ConnectSpec.defaultConnectTimeout
-        let bootstrap = ClientBootstrap(group: loop)
-            .connectTimeout(TimeAmount(timeout))
-            // Nothing is read until the relay handler is in place.
-            .channelOption(ChannelOptions.autoRead, value: false)
-            .channelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
-            .channelOption(ChannelOptions.recvAllocator, value: RelayReceiveAllocator())
-            .channelOption(ChannelOptions.maxMessagesPerRead, value: 1)
-        let future: EventLoopFuture<any Channel>
-        switch endpoint {
-        case .host(let host, let port): future = bootstrap.connect(host: host, port: port)
-        case .unix(let path): future = bootstrap.connect(unixDomainSocketPath: path)
+        // The outbound policy is checked for each connection, on the address connected to.
+        let future = connectChecked(endpoint, timeout: timeout, on: loop) { timeLeft in
+            ClientBootstrap(group: loop)
+                .connectTimeout(timeLeft)
+                // Nothing is read until the relay handler is in place.
+                .channelOption(ChannelOptions.autoRead, value: false)
+                .channelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
+                .channelOption(ChannelOptions.recvAllocator, value: RelayReceiveAllocator())
+                .channelOption(ChannelOptions.maxMessagesPerRead, value: 1)
         }
-        future.assumeIsolated().whenComplete { [self] result in
+        future.hop(to: loop).assumeIsolated().whenComplete { [self] result in
             switch result {
             case .failure(let error):
                 releaseSessionSlot()
@@ -521,17 +524,15 @@ public final class Switchboard: Sendable {
             throw error
         }
         // The handler joins once the session exists; until then nothing may be read and lost.
-        let bootstrap = ClientBootstrap(group: group)
-            .connectTimeout(TimeAmount(spec.connectTimeout))
-            .channelOption(ChannelOptions.autoRead, value: false)
+        let loop = group.next()
         let channel: any Channel
         do {
-            switch spec.endpoint {
-            case .host(let host, let port):
-                channel = try await bootstrap.connect(host: host, port: port).get()
-            case .unix(let path):
-                channel = try await bootstrap.connect(unixDomainSocketPath: path).get()
-            }
+            // The outbound policy is checked on every attempt, on the address connected to.
+            channel = try await connectChecked(spec.endpoint, timeout: spec.connectTimeout, on: loop) { timeLeft in
+                ClientBootstrap(group: loop)
+                    .connectTimeout(timeLeft)
+                    .channelOption(ChannelOptions.autoRead, value: false)
+            }.get()
         } catch {
             releaseSessionSlot()
             let failure = Self.connectError(error, endpoint: spec.endpoint, timeout: spec.connectTimeout)
@@ -678,6 +679,8 @@ public final class Switchboard: Sendable {
         try ListenerSpec.validateName(name)
         try spec.options.validate()
         try (spec.reconnect ?? ReconnectPolicy()).validate()
+        // Refused now rather than retried for ever; each attempt is checked again.
+        try await checkOutbound(spec.endpoint)
         try state.withLock { s throws(SwitchboardError) in
             guard !s.shuttingDown else { throw SwitchboardError(.shuttingDown, "the service is shutting down") }
             guard s.openNames[name] == nil, !s.reservedSessionNames.contains(name), s.reconnectors[name] == nil else {
@@ -808,6 +811,8 @@ public final class Switchboard: Sendable {
     }
 
     private static func connectError(_ error: any Error, endpoint: Endpoint, timeout: Duration) -> SwitchboardError {
+        // The outbound policy's refusal, or a name that did not resolve: already in words.
+        if let error = error as? SwitchboardError { return error }
         var errors: [any Error] = [error]
         if let connection = error as? NIOConnectionError {
             if connection.dnsAError != nil || connection.dnsAAAAError != nil, connection.connectionErrors.isEmpty {

@@ -14,6 +14,7 @@ import SwitchboardCore
 import SwitchboardHistory
 import SwitchboardMetrics
 import SwitchboardSystemd
+import UnixSignals
 import Foundation
 
 struct Serve: AsyncParsableCommand {
@@ -66,6 +67,18 @@ struct Serve: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Least severe level logged: trace, debug, info, notice, warning, error, critical. Default info; env SWITCHBOARD_LOG_LEVEL.", valueName: "level"))
     var logLevel: Logger.Level?
 
+    @Option(help: ArgumentHelp("A file holding the bearer token every API request but /healthz and /readyz must carry (Authorization: Bearer TOKEN); re-read on SIGHUP. Env SWITCHBOARD_TOKEN_FILE.", valueName: "path"))
+    var tokenFile: String?
+
+    @Flag(help: "Serve the API on an address other than loopback (127.0.0.0/8, ::1, localhost) or a unix socket without --token-file.")
+    var insecureBind = false
+
+    @Option(help: ArgumentHelp("Allow outbound connections (sessions, forward upstreams) only to CIDR[:PORTS] (ports N, N-M or a comma list), or unix:/path-prefix; repeatable. With any allow rule, a target must match one. Env SWITCHBOARD_ALLOW_CONNECT.", valueName: "rule"))
+    var allowConnect: [String] = []
+
+    @Option(help: ArgumentHelp("Refuse outbound connections to CIDR[:PORTS] or unix:/path-prefix; repeatable; wins over --allow-connect. Env SWITCHBOARD_DENY_CONNECT.", valueName: "rule"))
+    var denyConnect: [String] = []
+
     /// Flags win over the environment (what systemd's EnvironmentFile sets), which wins over defaults.
     struct Settings {
         var api: Endpoint
@@ -79,6 +92,9 @@ struct Serve: AsyncParsableCommand {
         var maxListeners: Int
         var maxLongPolls: Int
         var apiLimits: APILimits
+        var tokenFile: String?
+        var insecureBind: Bool
+        var outboundPolicy: OutboundPolicy
     }
 
     func settings(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Settings {
@@ -116,7 +132,13 @@ struct Serve: AsyncParsableCommand {
             maxSessions: try number(maxSessions, "SWITCHBOARD_MAX_SESSIONS", "--max-sessions"),
             maxListeners: try number(maxListeners, "SWITCHBOARD_MAX_LISTENERS", "--max-listeners") ?? Switchboard.Limits().maxListeners,
             maxLongPolls: try number(maxLongPolls, "SWITCHBOARD_MAX_LONG_POLLS", "--max-long-polls") ?? Switchboard.Limits().maxLongPollsPerSession,
-            apiLimits: APILimits()
+            apiLimits: APILimits(),
+            tokenFile: value(tokenFile, "SWITCHBOARD_TOKEN_FILE"),
+            insecureBind: insecureBind,
+            outboundPolicy: OutboundPolicy(
+                allow: try Self.rules(allowConnect, environment, "SWITCHBOARD_ALLOW_CONNECT", option: "--allow-connect"),
+                deny: try Self.rules(denyConnect, environment, "SWITCHBOARD_DENY_CONNECT", option: "--deny-connect")
+            )
         )
         var limits = APILimits()
         func limit(_ flag: Int?, _ name: String, _ option: String, _ range: ClosedRange<Int>) throws -> Int? {
@@ -142,12 +164,43 @@ struct Serve: AsyncParsableCommand {
         return settings
     }
 
+    /// The flags' rules, or else the environment's list; a bad rule is named.
+    static func rules(_ flags: [String], _ environment: [String: String], _ name: String, option: String) throws -> [ConnectRule] {
+        do {
+            if !flags.isEmpty { return try flags.map { rule throws(ConnectRuleError) in try ConnectRule(parsing: rule) } }
+        } catch {
+            throw ValidationError("\(option): \(error)")
+        }
+        do {
+            return try OutboundPolicy.parseList(environment[name] ?? "")
+        } catch {
+            throw ValidationError("\(name) (\(option)): \(error)")
+        }
+    }
+
     func validate() throws {
         _ = try settings()
     }
 
     func run() async throws {
         let settings = try settings()
+        let activation = SocketActivation()
+        // Refused before anything is opened or created. The check is for --api only: a socket
+        // systemd passes was placed there by its unit.
+        if activation?.api == nil, settings.tokenFile == nil, !settings.insecureBind, !APIExposure.isLocal(settings.api) {
+            throw StartFailure(
+                "refusing to serve the API on \(settings.api) without a token: anyone who can reach that address could control the service. "
+                    + "Give --token-file PATH (or SWITCHBOARD_TOKEN_FILE), listen on loopback or a unix socket, or pass --insecure-bind to accept the risk."
+            )
+        }
+        let token: APIToken?
+        do {
+            token = try settings.tokenFile.map { path throws(TokenFileError) in try APIToken(file: path) }
+        } catch {
+            throw StartFailure("\(error); the service needs a readable token file with one token to start")
+        }
+        // Trapped before the API answers, so a SIGHUP never meets the default action (exit).
+        let hangups = await UnixSignalsSequence(trapping: .sighup)
         let journal = StderrLogHandler.stderrIsJournal()
         LoggingSystem.bootstrap { label in
             var handler = StderrLogHandler(label: label, journal: journal)
@@ -191,7 +244,8 @@ struct Serve: AsyncParsableCommand {
         let switchboard = Switchboard(
             group: group, logger: logger, observers: [writer, events, sessionMetrics], store: history,
             captureLimit: settings.captureLimit,
-            limits: Switchboard.Limits(maxSessions: maxSessions, maxListeners: settings.maxListeners, maxLongPollsPerSession: settings.maxLongPolls)
+            limits: Switchboard.Limits(maxSessions: maxSessions, maxListeners: settings.maxListeners, maxLongPollsPerSession: settings.maxLongPolls),
+            outboundPolicy: settings.outboundPolicy
         )
         events.attach(switchboard)
         let metrics = MetricsExport(factory: metricsFactory) { sessionMetrics.collect(from: switchboard) }
@@ -203,9 +257,15 @@ struct Serve: AsyncParsableCommand {
         }
         let responder = ControlAPI.responder(
             switchboard: switchboard, history: history, writer: writer, service: service, logger: logger, events: events, metrics: metrics,
-            limits: settings.apiLimits
+            limits: settings.apiLimits, token: token
         )
         let onServerRunning: @Sendable (any Channel) async -> Void = { channel in
+            if case .unixDomainSocket = channel.localAddress, let path = channel.localAddress?.pathname {
+                // Owner and group only: whoever can connect controls the service.
+                if chmod(path, 0o660) != 0 {
+                    logger.error("could not set the API socket's mode to 0660", metadata: ["path": "\(path)", "error": "\(String(cString: strerror(errno)))"])
+                }
+            }
             let address = Endpoint.describe(channel.localAddress) ?? "?"
             service.address = address
             // End-to-end tests and scripts read this line to learn a port chosen with :0.
@@ -214,7 +274,7 @@ struct Serve: AsyncParsableCommand {
             notifier?.ready(status: "serving the API on \(address); \(switchboard.counts.listeners) listeners")
         }
         let app: any Service
-        if let activation = SocketActivation(), let socket = activation.api {
+        if let socket = activation?.api {
             // systemd owns the API's socket (switchboard.socket): serve on it; --api is not bound.
             logger.info("serving the API on the socket systemd passed", metadata: ["fd": "\(socket.fd)", "name": "\(socket.name)"])
             app = InheritedSocketServer(
@@ -250,7 +310,8 @@ struct Serve: AsyncParsableCommand {
         // writer then flushes every record, the live event streams write their last events and
         // end, and the API goes last (with no stream left open to wait for).
         let retention = RetentionService(database: history, policy: RetentionPolicy(days: settings.retainDays, sessions: settings.retainSessions), logger: logger)
-        var services: [any Service] = [app, events, writer, retention, CoreService(switchboard: switchboard, notifier: notifier)]
+        let reload = TokenReloadService(token: token, path: settings.tokenFile, signals: hangups, logger: logger)
+        var services: [any Service] = [app, events, writer, retention, CoreService(switchboard: switchboard, notifier: notifier), reload]
         if let watchdog = WatchdogService(notifier: notifier, group: group, logger: logger) {
             services.insert(watchdog, at: 0)
         }
@@ -261,7 +322,15 @@ struct Serve: AsyncParsableCommand {
                 logger: logger
             )
         )
-        logger.info("switchboard \(ServiceInfo.version) starting", metadata: ["api": "\(api)", "db": "\(db)", "max_sessions": "\(maxSessions)", "fd_limit": "\(descriptors.limit)"])
+        logger.info("switchboard \(ServiceInfo.version) starting", metadata: [
+            "api": "\(api)", "db": "\(db)", "max_sessions": "\(maxSessions)", "fd_limit": "\(descriptors.limit)",
+            "auth": "\(settings.tokenFile.map { "bearer token from \($0)" } ?? "none")",
+            "allow_connect": "\(settings.outboundPolicy.allow.map(\.description).joined(separator: " "))",
+            "deny_connect": "\(settings.outboundPolicy.deny.map(\.description).joined(separator: " "))",
+        ])
+        if token == nil, activation?.api == nil, !APIExposure.isLocal(settings.api) {
+            logger.warning("the API needs no token: anyone who can connect to it controls the service")
+        }
         do {
             try await serviceGroup.run()
         } catch let error as IOError where error.errnoCode == EADDRINUSE {

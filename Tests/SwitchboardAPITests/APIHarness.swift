@@ -28,7 +28,10 @@ func withAPI(_ body: (HTTPClient, Switchboard) async throws -> Void) async throw
     try await withAPIContext { api, context in try await body(api, context.switchboard) }
 }
 
-func withAPIContext(events eventLimits: EventHub.Limits = .init(), _ body: (HTTPClient, APIContext) async throws -> Void) async throws {
+func withAPIContext(
+    events eventLimits: EventHub.Limits = .init(), token: APIToken? = nil, outboundPolicy: OutboundPolicy = .allowAll,
+    _ body: (HTTPClient, APIContext) async throws -> Void
+) async throws {
     var logger = Logger(label: "api-test")
     logger.logLevel = .warning
     let folder = FileManager.default.temporaryDirectory.appendingPathComponent("switchboard-api-\(UUID().uuidString.prefix(8))")
@@ -38,7 +41,7 @@ func withAPIContext(events eventLimits: EventHub.Limits = .init(), _ body: (HTTP
     let writer = HistoryWriter(database: history, logger: logger)
     let registry = PrometheusCollectorRegistry()
     let events = EventHub(limits: eventLimits, logger: logger, metrics: PrometheusMetricsFactory(registry: registry))
-    let switchboard = Switchboard(group: MultiThreadedEventLoopGroup.singleton, logger: logger, observers: [writer, events], store: history)
+    let switchboard = Switchboard(group: MultiThreadedEventLoopGroup.singleton, logger: logger, observers: [writer, events], store: history, outboundPolicy: outboundPolicy)
     events.attach(switchboard)
     let metrics = MetricsExport(factory: PrometheusMetricsFactory(registry: registry))
     let service = ServiceInfo()
@@ -48,7 +51,7 @@ func withAPIContext(events eventLimits: EventHub.Limits = .init(), _ body: (HTTP
     let port = Mutex<Int?>(nil)
     let app = Application(
         responder: ControlAPI.responder(
-            switchboard: switchboard, history: history, writer: writer, service: service, logger: logger, events: events, metrics: metrics
+            switchboard: switchboard, history: history, writer: writer, service: service, logger: logger, events: events, metrics: metrics, token: token
         ),
         configuration: ApplicationConfiguration(address: .hostname("127.0.0.1", port: 0)),
         onServerRunning: { channel in
