@@ -9,17 +9,21 @@ final class ForwardingTests: XCTestCase {
     }
 
     private func run(_ tool: String, _ arguments: [String]) async throws -> (status: Int32, output: String) {
+        // Output goes to a file: a pipe would need reading while the tool runs, and a busy
+        // machine can be slow to deliver its end.
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("\(tool)-\(UUID().uuidString.prefix(8)).out")
+        _ = FileManager.default.createFile(atPath: file.path, contents: nil)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let output = try FileHandle(forWritingTo: file)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = [tool] + arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
+        process.standardOutput = output
+        process.standardError = output
         try process.run()
-        let output = LineCollector(pipe)
         try await eventually("\(tool) to finish", timeout: .seconds(60)) { !process.isRunning }
-        try await eventually("\(tool)'s output") { output.closed }
-        return (process.terminationStatus, output.text)
+        try output.close()
+        return (process.terminationStatus, try String(contentsOf: file, encoding: .utf8))
     }
 
     private func sessions(_ service: ServiceProcess, _ query: String) async throws -> [[String: Any]] {
