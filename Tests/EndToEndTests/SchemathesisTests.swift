@@ -81,7 +81,8 @@ final class SchemathesisTests: XCTestCase {
         try await eventually("schemathesis to finish:\n\(output.text)", timeout: .seconds(600)) { !process.isRunning }
         try await eventually("schemathesis's output") { output.closed }
         let isolation = isolated ? "" : "\n(not isolated: unshare, nsenter or ip is missing or not permitted here)"
-        XCTAssertEqual(process.terminationStatus, 0, "schemathesis found the service disagreeing with openapi/openapi.json:\n\(output.text)\nservice log:\n\(service.output)\(isolation)")
+        let log = service.output.split(separator: "\n").suffix(40).joined(separator: "\n")
+        XCTAssertEqual(process.terminationStatus, 0, "the service's last log lines:\n\(log)\n\nschemathesis found the service disagreeing with openapi/openapi.json:\n\(output.text)\(isolation)")
         XCTAssertTrue(service.process.isRunning, "switchboard died under schemathesis:\n\(service.output)")
     }
 
