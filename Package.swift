@@ -61,6 +61,9 @@ let package = Package(
         // Turns migrations/*.sql into Swift source at build time (see Plugins/EmbedMigrations).
         .executableTarget(name: "embed-migrations"),
         .plugin(name: "EmbedMigrations", capability: .buildTool(), dependencies: ["embed-migrations"]),
+        // Turns openapi/openapi.json into Swift source at build time (see Plugins/EmbedOpenAPI).
+        .executableTarget(name: "embed-openapi"),
+        .plugin(name: "EmbedOpenAPI", capability: .buildTool(), dependencies: ["embed-openapi"]),
         // Running under systemd: sd_notify over $NOTIFY_SOCKET, the watchdog, socket
         // activation, journal-friendly log lines. No libsystemd.
         .target(
@@ -98,7 +101,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
-            ]
+            ],
+            plugins: ["EmbedOpenAPI"]
         ),
         .executableTarget(
             name: "switchboard",

@@ -44,6 +44,7 @@ extension APIError {
         case .notFound: self.init(.notFound, "not_found", error.message)
         case .nameTaken: self.init(.conflict, "name_taken", error.message)
         case .addressInUse: self.init(.conflict, "address_in_use", error.message)
+        case .addressUnavailable: self.init(.conflict, "address_unavailable", error.message)
         case .sessionClosed: self.init(.conflict, "session_closed", error.message)
         case .connectRefused: self.init(.badGateway, "connect_failed", error.message)
         case .connectTimeout: self.init(.gatewayTimeout, "connect_timeout", error.message)

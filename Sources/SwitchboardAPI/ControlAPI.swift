@@ -15,6 +15,18 @@ public enum ControlAPI {
         switchboard: Switchboard, history: HistoryDatabase, writer: HistoryWriter?, service: ServiceInfo, logger: Logger,
         events: EventHub? = nil, metrics: MetricsExport? = nil, limits: APILimits = .init(), token: APIToken? = nil
     ) -> some HTTPResponder<BasicRequestContext> {
+        router(
+            switchboard: switchboard, history: history, writer: writer, service: service, logger: logger,
+            events: events, metrics: metrics, limits: limits, token: token
+        ).buildResponder()
+    }
+
+    /// The router with every route, for the responder (and for a test that compares the routes
+    /// with the OpenAPI document).
+    static func router(
+        switchboard: Switchboard, history: HistoryDatabase, writer: HistoryWriter?, service: ServiceInfo, logger: Logger,
+        events: EventHub? = nil, metrics: MetricsExport? = nil, limits: APILimits = .init(), token: APIToken? = nil
+    ) -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
         let routeTable = RouteTable()
         // Outside the error middleware, so it records the status the client got.
@@ -30,13 +42,14 @@ public enum ControlAPI {
         router.get("readyz", use: serviceRoutes.ready)
         let v1 = router.group("v1")
         v1.get("info", use: serviceRoutes.info)
+        v1.get("openapi.json", use: OpenAPIController().document)
         ListenersController(switchboard: switchboard).addRoutes(to: v1.group("listeners"))
         SessionsController(switchboard: switchboard).addRoutes(to: v1.group("sessions"))
         HistoryController(history: history).addRoutes(to: v1.group("history"))
         if let events { EventsController(hub: events).addRoutes(to: v1.group("events")) }
         if let metrics { router.get("metrics", use: MetricsController(export: metrics).scrape) }
         routeTable.set(router.routes.map { ($0.method, $0.path) })
-        return router.buildResponder()
+        return router
     }
 }
 

@@ -798,16 +798,18 @@ public final class Switchboard: Sendable {
         if let io = error as? IOError {
             switch io.errnoCode {
             case EADDRINUSE: return SwitchboardError(.addressInUse, "address \(address) is in use")
-            case EACCES: return SwitchboardError(.invalidArgument, "no permission to bind \(address)")
-            case EADDRNOTAVAIL: return SwitchboardError(.invalidArgument, "address \(address) is not on this machine")
-            case ENOENT, ENOTDIR: return SwitchboardError(.invalidArgument, "the folder of \(address) does not exist")
+            case EACCES: return SwitchboardError(.forbidden, "no permission to bind \(address)")
+            case EADDRNOTAVAIL: return SwitchboardError(.addressUnavailable, "address \(address) is not on this machine")
+            case ENOENT, ENOTDIR: return SwitchboardError(.addressUnavailable, "the folder of \(address) does not exist")
             default: break
             }
         }
+        // A well-formed address the machine cannot bind is not a malformed request (400): the
+        // same body may work elsewhere, so it is a conflict with this machine (409).
         if error is SocketAddressError {
-            return SwitchboardError(.invalidArgument, "cannot resolve \(address)")
+            return SwitchboardError(.addressUnavailable, "cannot resolve \(address)")
         }
-        return SwitchboardError(.invalidArgument, "cannot bind \(address): \(error)")
+        return SwitchboardError(.addressUnavailable, "cannot bind \(address): \(error)")
     }
 
     private static func connectError(_ error: any Error, endpoint: Endpoint, timeout: Duration) -> SwitchboardError {

@@ -5,6 +5,9 @@ public struct SwitchboardError: Error, Sendable, CustomStringConvertible {
         case notFound
         case nameTaken
         case addressInUse
+        /// A well-formed address that cannot be bound here: not on this machine, not resolvable,
+        /// or a unix socket in a folder that does not exist.
+        case addressUnavailable
         case sessionClosed
         case connectRefused
         case connectTimeout

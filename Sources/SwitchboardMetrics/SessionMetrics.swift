@@ -144,6 +144,7 @@ public final class SessionMetrics: SwitchboardObserver {
         case .notFound: "not_found"
         case .nameTaken: "name_taken"
         case .addressInUse: "address_in_use"
+        case .addressUnavailable: "address_unavailable"
         case .sessionClosed: "session_closed"
         case .shuttingDown: "shutting_down"
         case .storageUnavailable: "storage_unavailable"

@@ -73,6 +73,10 @@ public final class EventHub: SwitchboardObserver, Service {
         let more: Wakeup
         let ended: Wakeup
         var queue: [LiveEvent] = []
+        /// Events replayed for `Last-Event-ID` still in `queue`: they do not count towards
+        /// `clientBuffer`, or a client resuming more than that far back would be dropped by the
+        /// next event before its stream had taken the replay.
+        var replayed = 0
         var pendingData: [DataKey: SessionDataEvent] = [:]
         var lastDataFlush = ContinuousClock.now
         var end: End?
@@ -182,7 +186,7 @@ public final class EventHub: SwitchboardObserver, Service {
                 let overflow = Self.update(&s, id) { client -> Bool? in
                     guard client.end == nil, client.filter.matches(event) else { return nil }
                     wake.append(client.more)
-                    guard client.queue.count < limits.clientBuffer else { return true }
+                    guard client.queue.count < limits.clientBuffer + client.replayed else { return true }
                     client.queue.append(event)
                     return false
                 }
@@ -237,6 +241,7 @@ public final class EventHub: SwitchboardObserver, Service {
                     client.queue.append(LiveEvent(id: 0, payload: .lost(lastEventID: last, firstKept: s.ring.first?.id)))
                 }
                 client.queue += s.ring.filter { (fromEarlierRun || $0.id > last) && filter.matches($0) }
+                client.replayed = client.queue.count
             }
             s.nextClient += 1
             s.clients[s.nextClient] = client
@@ -265,6 +270,7 @@ public final class EventHub: SwitchboardObserver, Service {
             guard var client = s.clients.removeValue(forKey: id) else { return ([], .shutdown, nil) }
             var events = client.queue
             client.queue = []
+            client.replayed = 0
             var dataDue: ContinuousClock.Instant?
             if !client.pendingData.isEmpty {
                 let now = ContinuousClock.now
