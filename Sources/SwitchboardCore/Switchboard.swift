@@ -175,6 +175,8 @@ public final class Switchboard: Sendable {
         set { dataReporter.enabled = newValue }
     }
 
+    static let sessionReceiveAllocator = AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 64 * 1024)
+
     /// Bytes captured per session before capture stops (and records that it was cut short).
     public static let defaultCaptureLimit = 1 << 20
 
@@ -291,6 +293,10 @@ public final class Switchboard: Sendable {
                 .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
                 .childChannelOption(ChannelOptions.recvAllocator, value: RelayReceiveAllocator())
                 .childChannelOption(ChannelOptions.maxMessagesPerRead, value: 1)
+        } else {
+            // NIO keeps each channel's receive buffer for reuse; starting it at 512 bytes rather
+            // than 2 KiB is most of what an idle session costs less. It still grows with traffic.
+            bootstrap = bootstrap.childChannelOption(ChannelOptions.recvAllocator, value: Self.sessionReceiveAllocator)
         }
         do {
             let channel: any Channel
@@ -532,6 +538,7 @@ public final class Switchboard: Sendable {
                 ClientBootstrap(group: loop)
                     .connectTimeout(timeLeft)
                     .channelOption(ChannelOptions.autoRead, value: false)
+                    .channelOption(ChannelOptions.recvAllocator, value: Self.sessionReceiveAllocator)
             }.get()
         } catch {
             releaseSessionSlot()
