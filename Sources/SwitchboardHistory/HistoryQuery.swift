@@ -27,7 +27,9 @@ public struct HistoryFilter: Sendable {
     }
 
     /// The WHERE clause and its arguments; `opened_at` bounds are half-open: since ≤ t < until.
-    func sql(before cursor: String?) -> (String, StatementArguments) {
+    /// With `bytesIndexed` the min_bytes condition is written so that SQLite can use the
+    /// `sessions_by_bytes` index; otherwise so that it cannot (see `page`).
+    func sql(before cursor: String?, bytesIndexed: Bool = false) -> (String, StatementArguments) {
         var clauses: [String] = []
         var arguments = StatementArguments()
         func add(_ clause: String, _ value: (any DatabaseValueConvertible)?) {
@@ -57,7 +59,7 @@ public struct HistoryFilter: Sendable {
             add("id < ?", SessionID.lowerBound(at: until.addingTimeInterval(0.002)))
             add("opened_at < ?", RFC3339.format(until))
         }
-        if let minBytes { add("bytes_in + bytes_out >= ?", minBytes) }
+        if let minBytes { add(bytesIndexed ? "bytes_in + bytes_out >= ?" : "bytes_in + bytes_out + 0 >= ?", minBytes) }
         if let cursor { add("id < ?", cursor) }
         return (clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND "), arguments)
     }
@@ -123,17 +125,34 @@ public enum HistoryCursor {
 }
 
 extension HistoryDatabase {
+    /// Below this many matches, a min_bytes query reads them through the bytes index and sorts.
+    static let fewBigSessions = 5_000
+
     /// A page of sessions, newest first, keyset-paginated on the id (a ULID, so time order):
     /// sessions that arrive while a reader pages land before its first page, never between pages.
     public func page(_ filter: HistoryFilter, limit: Int, cursor: String? = nil) async throws -> HistoryPage {
-        var before: String?
+        var cursorID: String?
         if let cursor {
             guard let id = HistoryCursor.parse(cursor) else { throw HistoryCursor.Invalid(cursor: cursor) }
-            before = id
+            cursorID = id
         }
-        let (whereClause, arguments) = filter.sql(before: before)
+        let before = cursorID
         let rows = try await pool.read { db in
-            try SessionRecord.fetchAll(db, sql: "SELECT * FROM sessions \(whereClause) ORDER BY id DESC LIMIT \(limit + 1)", arguments: arguments)
+            // min_bytes alone decides nothing about order: walking ids newest first finds a
+            // page at once when big sessions are common, and scans the table when they are
+            // rare. The bytes index finds rare ones at once but must sort them all. So count
+            // (up to a bound) how many the index holds, and take it only when they are few.
+            var indexed = false
+            if let minBytes = filter.minBytes {
+                let matches = try Int.fetchOne(db, sql: """
+                    SELECT count(*) FROM (SELECT 1 FROM sessions INDEXED BY sessions_by_bytes
+                                          WHERE bytes_in + bytes_out >= ? LIMIT \(Self.fewBigSessions))
+                    """, arguments: [minBytes]) ?? 0
+                indexed = matches < Self.fewBigSessions
+            }
+            let (whereClause, arguments) = filter.sql(before: before, bytesIndexed: indexed)
+            let source = indexed ? "sessions INDEXED BY sessions_by_bytes" : "sessions"
+            return try SessionRecord.fetchAll(db, sql: "SELECT * FROM \(source) \(whereClause) ORDER BY id DESC LIMIT \(limit + 1)", arguments: arguments)
         }
         let page = Array(rows.prefix(limit))
         return HistoryPage(sessions: page, nextCursor: rows.count > limit ? page.last.map { HistoryCursor.make(after: $0.id) } : nil)

@@ -17,7 +17,8 @@ logger.logLevel = .warning
 
 func session(_ i: Int, at date: Date, closed: Bool) -> SessionInfo {
     SessionInfo(
-        id: .make(at: date), role: i % 4 == 0 ? .client : .server, listener: i % 4 == 0 ? nil : "listener-\(i % 20)",
+        id: .make(at: date), role: i % 4 == 0 ? .client : .server,
+        listener: i % 4 == 0 ? nil : (i % 10_007 == 1 ? "rare" : "listener-\(i % 20)"),
         name: i % 4 == 0 ? "device-\(i % 50)" : nil, localAddress: "127.0.0.1:9000", remoteAddress: "10.\(i % 7).\(i % 250).\(i % 200):\(40_000 + i % 20_000)",
         state: closed ? .closed : .open, openedAt: date, closedAt: closed ? date.addingTimeInterval(0.05) : nil,
         closeReason: closed ? .peer : nil, bytesIn: UInt64(i % 5_000), bytesOut: UInt64(i % 3_000), capture: false, captureTruncated: false
@@ -85,13 +86,15 @@ let weekAgo = Date().addingTimeInterval(-7 * 86_400)
 let queries: [(String, HistoryFilter)] = [
     ("no filter", HistoryFilter()),
     ("listener", HistoryFilter(listener: "listener-7")),
-    ("name + state", HistoryFilter(name: "device-3", state: .closed)),
+    // Names are on every fourth row (i % 4 == 0), so i % 50 is even there.
+    ("name + state", HistoryFilter(name: "device-4", state: .closed)),
     ("remote prefix", HistoryFilter(remote: "10.3.")),
     ("since + role", HistoryFilter(role: .server, since: weekAgo)),
     ("min_bytes", HistoryFilter(minBytes: 7_000)),
     ("listener + week", HistoryFilter(listener: "listener-3", since: weekAgo)),
     ("last hour", HistoryFilter(since: Date().addingTimeInterval(-3600))),
-    ("rare listener", HistoryFilter(listener: "nobody")),
+    ("rare listener", HistoryFilter(listener: "rare")),
+    ("min_bytes, many", HistoryFilter(minBytes: 1_000)),
 ]
 print("first page (limit 100) over \(total) sessions:")
 print("query".padding(toLength: 16, withPad: " ", startingAt: 0) + "  p50 ms   p98 ms   rows")

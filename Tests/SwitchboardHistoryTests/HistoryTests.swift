@@ -290,3 +290,30 @@ extension SessionInfo {
         )
     }
 }
+
+extension HistoryTests {
+    /// min_bytes reads through the bytes index when few sessions match and walks ids when
+    /// many do; both ways every match comes once, newest first, across pages.
+    func testMinBytesPagesTheSameWhetherMatchesAreFewOrMany() async throws {
+        let database = try HistoryDatabase(path: folder.appendingPathComponent("bytes.sqlite3").path)
+        let start = Date().addingTimeInterval(-3600)
+        var rows: [SessionRecord] = []
+        for i in 0..<(HistoryDatabase.fewBigSessions + 2_000) {
+            rows.append(SessionRecord(SessionInfo.sample(bytes: i % 200 == 0 ? 10_000 : 10, openedAt: start.addingTimeInterval(Double(i) / 1000))))
+        }
+        try await database.write(rows.map { .session($0) }, aliveAt: Date())
+        for (minBytes, expected) in [(20_000, rows.filter { $0.bytesIn + $0.bytesOut >= 20_000 }), (1, rows)] {
+            var seen: [String] = []
+            var cursor: String?
+            repeat {
+                let page = try await database.page(HistoryFilter(minBytes: Int64(minBytes)), limit: 7, cursor: cursor)
+                seen += page.sessions.map(\.id)
+                cursor = page.nextCursor
+            } while cursor != nil && seen.count < 100
+            let wanted = Array(expected.map(\.id).sorted(by: >).prefix(seen.count))
+            XCTAssertEqual(seen, wanted, "min_bytes \(minBytes)")
+            XCTAssertEqual(seen.count, min(expected.count, 105), "min_bytes \(minBytes): 15 pages of 7, or all there are")
+            if minBytes == 20_000 { XCTAssertEqual(seen.count, 35, "few: all 35 found") }
+        }
+    }
+}
