@@ -26,6 +26,11 @@ public struct HistoryFilter: Sendable {
         self.minBytes = minBytes
     }
 
+    /// No condition at all.
+    var isEmpty: Bool {
+        listener == nil && name == nil && role == nil && state == nil && remote == nil && since == nil && until == nil && minBytes == nil
+    }
+
     /// The WHERE clause and its arguments; `opened_at` bounds are half-open: since ≤ t < until.
     /// With `bytesIndexed` the min_bytes condition is written so that SQLite can use the
     /// `sessions_by_bytes` index; otherwise so that it cannot (see `page`).
@@ -126,7 +131,7 @@ public enum HistoryCursor {
 
 extension HistoryDatabase {
     /// Below this many matches, a min_bytes query reads them through the bytes index and sorts.
-    static let fewBigSessions = 5_000
+    static let indexedBigSessions = 50_000
 
     /// A page of sessions, newest first, keyset-paginated on the id (a ULID, so time order):
     /// sessions that arrive while a reader pages land before its first page, never between pages.
@@ -138,21 +143,35 @@ extension HistoryDatabase {
         }
         let before = cursorID
         let rows = try await pool.read { db in
-            // min_bytes alone decides nothing about order: walking ids newest first finds a
-            // page at once when big sessions are common, and scans the table when they are
-            // rare. The bytes index finds rare ones at once but must sort them all. So count
-            // (up to a bound) how many the index holds, and take it only when they are few.
-            var indexed = false
+            // min_bytes decides nothing about order: walking ids newest first finds a page at
+            // once when big sessions are common and recent, and walks the table when they are
+            // rare or old. The bytes index holds (bytes, id): when it holds not too many
+            // matches, the newest of them are picked from the index alone (a top-N sort) and
+            // only those rows are read. Counting them, up to the bound, is itself an index scan.
             if let minBytes = filter.minBytes {
                 let matches = try Int.fetchOne(db, sql: """
                     SELECT count(*) FROM (SELECT 1 FROM sessions INDEXED BY sessions_by_bytes
-                                          WHERE bytes_in + bytes_out >= ? LIMIT \(Self.fewBigSessions))
+                                          WHERE bytes_in + bytes_out >= ? LIMIT \(Self.indexedBigSessions))
                     """, arguments: [minBytes]) ?? 0
-                indexed = matches < Self.fewBigSessions
+                if matches < Self.indexedBigSessions {
+                    var alone = filter
+                    alone.minBytes = nil
+                    let (whereClause, arguments) = filter.sql(before: before, bytesIndexed: true)
+                    if alone.isEmpty {
+                        return try SessionRecord.fetchAll(db, sql: """
+                            SELECT * FROM sessions WHERE id IN (
+                                SELECT id FROM sessions INDEXED BY sessions_by_bytes \(whereClause)
+                                ORDER BY id DESC LIMIT \(limit + 1))
+                            ORDER BY id DESC
+                            """, arguments: arguments)
+                    }
+                    return try SessionRecord.fetchAll(db, sql: """
+                        SELECT * FROM sessions INDEXED BY sessions_by_bytes \(whereClause) ORDER BY id DESC LIMIT \(limit + 1)
+                        """, arguments: arguments)
+                }
             }
-            let (whereClause, arguments) = filter.sql(before: before, bytesIndexed: indexed)
-            let source = indexed ? "sessions INDEXED BY sessions_by_bytes" : "sessions"
-            return try SessionRecord.fetchAll(db, sql: "SELECT * FROM \(source) \(whereClause) ORDER BY id DESC LIMIT \(limit + 1)", arguments: arguments)
+            let (whereClause, arguments) = filter.sql(before: before)
+            return try SessionRecord.fetchAll(db, sql: "SELECT * FROM sessions \(whereClause) ORDER BY id DESC LIMIT \(limit + 1)", arguments: arguments)
         }
         let page = Array(rows.prefix(limit))
         return HistoryPage(sessions: page, nextCursor: rows.count > limit ? page.last.map { HistoryCursor.make(after: $0.id) } : nil)
