@@ -663,6 +663,8 @@ public final class Switchboard: Sendable {
             return true
         }
         if removed { releaseSessionSlot() }
+        // Built only when it will be logged: on the churn path this dictionary was measurable.
+        guard logger.logLevel <= .info else { return }
         var metadata = Self.metadata(info)
         metadata["reason"] = "\(info.closeReason?.description ?? "")"
         metadata["bytes_in"] = "\(info.bytesIn)"
