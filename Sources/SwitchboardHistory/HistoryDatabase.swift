@@ -130,15 +130,18 @@ public final class HistoryDatabase: Sendable {
                 INSERT OR REPLACE INTO messages (session_id, seq, direction, at, data) VALUES (?, ?, ?, ?, ?)
                 """)
             for record in batch {
+                let row: SessionRecord
                 switch record {
-                case .session(let s):
-                    try upsert.execute(arguments: [
-                        s.id, s.role, s.listener, s.name, s.localAddress, s.remoteAddress, s.state, s.openedAt,
-                        s.closedAt, s.closeReason, s.bytesIn, s.bytesOut, s.partnerId, s.capture, s.captureTruncated,
-                    ])
+                case .session(let s): row = s
+                case .sessionInfo(let info): row = SessionRecord(info)
                 case .message(let m):
                     try message.execute(arguments: [m.sessionId, m.seq, m.direction, m.at, m.data])
+                    continue
                 }
+                try upsert.execute(arguments: [
+                    row.id, row.role, row.listener, row.name, row.localAddress, row.remoteAddress, row.state, row.openedAt,
+                    row.closedAt, row.closeReason, row.bytesIn, row.bytesOut, row.partnerId, row.capture, row.captureTruncated,
+                ])
             }
             try db.execute(
                 sql: "INSERT INTO service_state (key, value) VALUES ('last_alive', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",

@@ -14,7 +14,18 @@ import Synchronization
 public final class HistoryWriter: SwitchboardObserver, Service {
     enum Record: Sendable {
         case session(SessionRecord)
+        /// As the core reported it: turned into a row only if coalescing keeps it, on the
+        /// writer's task rather than the event loop.
+        case sessionInfo(SessionInfo)
         case message(MessageRecord)
+
+        var sessionID: String? {
+            switch self {
+            case .session(let s): s.id
+            case .sessionInfo(let info): info.id.rawValue
+            case .message: nil
+            }
+        }
 
         var dataBytes: Int {
             if case .message(let m) = self { return m.data.count }
@@ -103,8 +114,8 @@ public final class HistoryWriter: SwitchboardObserver, Service {
 
     // MARK: SwitchboardObserver (called on event loops: append and return)
 
-    public func sessionOpened(_ session: SessionInfo) { enqueue(.session(SessionRecord(session))) }
-    public func sessionClosed(_ session: SessionInfo) { enqueue(.session(SessionRecord(session))) }
+    public func sessionOpened(_ session: SessionInfo) { enqueue(.sessionInfo(session)) }
+    public func sessionClosed(_ session: SessionInfo) { enqueue(.sessionInfo(session)) }
     public func sessionCaptured(_ chunk: CapturedChunk) { enqueue(.message(MessageRecord(chunk))) }
 
     private func enqueue(_ record: Record) {
@@ -225,7 +236,7 @@ public final class HistoryWriter: SwitchboardObserver, Service {
         var kept: [Record] = []
         kept.reserveCapacity(batch.count)
         for record in batch.reversed() {
-            if case .session(let session) = record, !seen.insert(session.id).inserted { continue }
+            if let id = record.sessionID, !seen.insert(id).inserted { continue }
             kept.append(record)
         }
         return kept.reversed()

@@ -160,8 +160,18 @@ public final class SessionMetrics: SwitchboardObserver {
         if bytesOut > 0 { counter(Name.bytes, ["listener": listener, "role": role, "direction": "out"]).increment(by: Int64(clamping: bytesOut)) }
     }
 
+    /// A metric's label names never change, so its name and the values identify it; one array,
+    /// built without intermediates (this runs twice per session on the event loops).
+    private static func key(_ name: String, _ labels: KeyValuePairs<String, String>) -> Key {
+        var parts = [String]()
+        parts.reserveCapacity(labels.count + 1)
+        parts.append(name)
+        for (_, value) in labels { parts.append(value) }
+        return Key(labels: parts)
+    }
+
     private func counter(_ name: String, _ labels: KeyValuePairs<String, String>) -> Counter {
-        let key = Key(labels: [name] + labels.flatMap { [$0.key, $0.value] })
+        let key = Self.key(name, labels)
         if let counter = state.withLock({ $0.counters[key] }) { return counter }
         let counter = Counter(label: name, dimensions: labels.map { ($0.key, $0.value) }, factory: factory)
         return state.withLock { s in
@@ -172,7 +182,7 @@ public final class SessionMetrics: SwitchboardObserver {
     }
 
     private func gauge(_ name: String, _ labels: KeyValuePairs<String, String>) -> Gauge {
-        let key = Key(labels: [name] + labels.flatMap { [$0.key, $0.value] })
+        let key = Self.key(name, labels)
         if let gauge = state.withLock({ $0.gauges[key] }) { return gauge }
         let gauge = Gauge(label: name, dimensions: labels.map { ($0.key, $0.value) }, factory: factory)
         return state.withLock { s in
