@@ -148,9 +148,7 @@ struct Query {
 
 enum JSONResponse {
     static func make(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.withoutEscapingSlashes, .sortedKeys]
-        var data = try encoder.encode(value)
+        var data = try StreamingJSONEncoder.encode(value)
         data.append(UInt8(ascii: "\n"))
         return Response(
             status: status,

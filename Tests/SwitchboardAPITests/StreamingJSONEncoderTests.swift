@@ -1,0 +1,75 @@
+import Foundation
+import NIOCore
+@testable import SwitchboardAPI
+@testable import SwitchboardCore
+import SwitchboardHistory
+import XCTest
+
+/// The API writes its answers with `StreamingJSONEncoder`; each must mean exactly what
+/// Foundation's `JSONEncoder` writes for it.
+final class StreamingJSONEncoderTests: XCTestCase {
+    private func assertSameJSON<T: Encodable>(_ value: T, file: StaticString = #filePath, line: UInt = #line) throws {
+        let ours = try StreamingJSONEncoder.encode(value)
+        let foundation = try JSONEncoder().encode(value)
+        // Parsed and written again with sorted keys: the same meaning gives the same bytes.
+        func canonical(_ data: Data) throws -> String {
+            let parsed = try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])
+            return String(decoding: try JSONSerialization.data(withJSONObject: parsed, options: [.sortedKeys, .fragmentsAllowed]), as: UTF8.self)
+        }
+        XCTAssertEqual(try canonical(Data(ours)), try canonical(foundation), String(decoding: ours, as: UTF8.self), file: file, line: line)
+    }
+
+    private func session(_ name: String?, reason: CloseReason?, partner: SessionID? = nil) -> SessionInfo {
+        SessionInfo(
+            id: .make(), role: .client, listener: nil, name: name, localAddress: "127.0.0.1:1", remoteAddress: "[::1]:2",
+            state: reason == nil ? .open : .closed, openedAt: Date(), closedAt: reason == nil ? nil : Date(), closeReason: reason,
+            bytesIn: 12, bytesOut: UInt64(Int64.max), capture: true, captureTruncated: false, partnerID: partner
+        )
+    }
+
+    func testEveryAnswerShapeMeansTheSameAsWithFoundation() throws {
+        let tricky = "quote \" backslash \\ slash / newline \n tab \t bell \u{07} nul \u{0} é 日本 🎉"
+        let records = [
+            SessionRecord(session(nil, reason: nil)),
+            SessionRecord(session(tricky, reason: .error(tricky), partner: .make())),
+            SessionRecord(session("plc-1", reason: .partner)),
+        ]
+        for record in records { try assertSameJSON(record) }
+        try assertSameJSON(SessionList(sessions: records, reconnecting: [
+            ReconnectResponse(status: ReconnectStatus(name: "plc-1", endpoint: "10.0.0.1:502", state: .waiting, sessionID: nil, failures: 3, nextAttemptAt: Date(), lastError: tricky), session: records[0]),
+            ReconnectResponse(status: ReconnectStatus(name: "plc-2", endpoint: "unix:/run/x", state: .connected, sessionID: .make(), failures: 0, nextAttemptAt: nil, lastError: nil), session: nil),
+        ]))
+        try assertSameJSON(SessionList(sessions: [], reconnecting: []))
+        let options = ConnectionOptions(nodelay: false, keepalive: .init(idle: 30, interval: nil, count: 4), idleTimeout: .milliseconds(1500), connectTimeout: nil, backlog: 64)
+        let modes: [ListenerMode] = [.echo, .reply(ByteBuffer(bytes: [0, 0xFF, 0x41]), closeAfterReply: true), .forward(to: .unix(path: "/tmp/a\"b"), resetOnFailure: true)]
+        let listeners = modes.enumerated().map { index, mode in
+            ListenerInfo.failed(
+                ListenerSpec(name: "l\(index)", address: .host("127.0.0.1", port: 9000 + index), mode: mode, maxSessions: index == 0 ? nil : 5, capture: index == 1, options: index == 0 ? .init() : options),
+                createdAt: Date(), error: tricky
+            )
+        }
+        try assertSameJSON(ListenerList(listeners: listeners.map(ListenerResponse.init)))
+        let page = MessagePage(
+            messages: [Message(seq: 1, direction: .in, at: Date(), data: ByteBuffer(string: tricky)), Message(seq: 2, direction: .out, at: Date(), data: ByteBuffer(bytes: [0xC3, 0x28]))],
+            next: 2, firstRetained: nil
+        )
+        try assertSameJSON(MessagesResponse(page: page, state: .open, encoding: nil))
+        try assertSameJSON(["a": [1.5, 0, -2, 1e-7, 123456789.25], "b": [Double(Int64.max) / 4]])
+        try assertSameJSON([String?.none, "x"])
+        struct ErrorBody: Encodable {
+            struct Detail: Encodable { let code: String; let message: String }
+            let error: Detail
+        }
+        try assertSameJSON(ErrorBody(error: .init(code: "invalid_value", message: tricky)))
+    }
+
+    func testNonFiniteNumbersAreRefused() {
+        XCTAssertThrowsError(try StreamingJSONEncoder.encode(["x": Double.nan]))
+        XCTAssertThrowsError(try StreamingJSONEncoder.encode([Double.infinity]))
+    }
+
+    func testTheBytesAreCompactJSONInTheTypesKeyOrder() throws {
+        let text = String(decoding: try StreamingJSONEncoder.encode(SessionList(sessions: [], reconnecting: [])), as: UTF8.self)
+        XCTAssertEqual(text, #"{"sessions":[],"reconnecting":[]}"#)
+    }
+}
