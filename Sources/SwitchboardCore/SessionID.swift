@@ -16,18 +16,19 @@ public struct SessionID: Sendable, Hashable, Comparable, CustomStringConvertible
     /// (the ULID spec's monotonic mode), so a history page boundary never skips a later session.
     public static func make(at date: Date = Date()) -> SessionID {
         let millis = UInt64(max(0, date.timeIntervalSince1970 * 1000))
-        let (time, high, low) = last.withLock { last -> (UInt64, UInt16, UInt64) in
-            if millis == last.millis {
+        let (time, high, low) = last.withLock { state -> (UInt64, UInt16, UInt64) in
+            if millis == state.millis {
                 // Same millisecond: count up from the last id. (After the clock steps back, ids
                 // start afresh at the new time: an id always tells when its session opened.)
-                let (low, carry) = last.low.addingReportingOverflow(1)
-                last.low = low
-                if carry { last.high &+= 1 }
+                let (low, carry) = state.low.addingReportingOverflow(1)
+                state.low = low
+                if carry { state.high &+= 1 }
             } else {
-                var rng = SystemRandomNumberGenerator()
-                last = (millis, UInt16.random(in: .min ... .max, using: &rng), UInt64.random(in: .min ... .max, using: &rng))
+                state.millis = millis
+                state.high = UInt16(truncatingIfNeeded: state.random.next())
+                state.low = state.random.next()
             }
-            return last
+            return (state.millis, state.high, state.low)
         }
         var chars = [UInt8](repeating: 0, count: 26)
         // 10 characters of time (50 bits, top 2 zero) then 16 characters of randomness (80 bits).
@@ -56,7 +57,13 @@ public struct SessionID: Sendable, Hashable, Comparable, CustomStringConvertible
         return String(decoding: chars, as: UTF8.self)
     }
 
-    private static let last = Mutex<(millis: UInt64, high: UInt16, low: UInt64)>((0, 0, 0))
+    private struct State {
+        var millis: UInt64 = 0
+        var high: UInt16 = 0
+        var low: UInt64 = 0
+        var random = SplitMix64()
+    }
+    private static let last = Mutex(State())
 
     private init(unchecked: String) { rawValue = unchecked }
 
@@ -85,4 +92,24 @@ public struct SessionID: Sendable, Hashable, Comparable, CustomStringConvertible
         }
         return table
     }()
+}
+
+/// The ids' random bits. Ids need to be unique, not secret: a generator seeded once from the
+/// system saves the `getrandom` system call that `SystemRandomNumberGenerator` makes for every
+/// id (one per session on the churn path).
+struct SplitMix64: RandomNumberGenerator {
+    private var state: UInt64
+
+    init() {
+        var system = SystemRandomNumberGenerator()
+        state = system.next()
+    }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
 }

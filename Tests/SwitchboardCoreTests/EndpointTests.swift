@@ -52,4 +52,12 @@ final class SessionIDTests: XCTestCase {
         XCTAssertNil(SessionID("not-an-id"))
         XCTAssertNil(SessionID(String(repeating: "U", count: 26)), "U is not in Crockford's alphabet")
     }
+
+    func testEachMillisecondStartsFromFreshRandomBits() {
+        let start = Date(timeIntervalSince1970: 1_800_000_000)
+        let ids = (0..<1000).map { SessionID.make(at: start.addingTimeInterval(Double($0) / 1000)) }
+        let randomParts = Set(ids.map { $0.rawValue.suffix(16) })
+        XCTAssertEqual(randomParts.count, 1000, "80 random bits per millisecond, never repeated")
+        XCTAssertEqual(Set(ids.map { $0.rawValue.prefix(10) }).count, 1000, "one id per millisecond here")
+    }
 }
