@@ -62,10 +62,18 @@ final class RelayHandler: ChannelDuplexHandler {
     }
 
     private func shutdownOutput() {
+        closeAfterPendingWrites(mode: .output)
+    }
+
+    /// Closes once everything already queued for this side's peer has been written. NIO turns
+    /// an output close into a full close when the input is shut already (the peer sent FIN),
+    /// and a full close drops queued writes: a slow reader would lose the end of an answer.
+    /// Write promises complete in order, so an empty write's completion marks the queue empty.
+    private func closeAfterPendingWrites(mode: CloseMode) {
         guard let context else { return }
-        // Bytes read in the same wake-up as the FIN are not flushed yet: they go first.
-        context.flush()
-        context.close(mode: .output, promise: nil)
+        context.writeAndFlush(wrapOutboundOut(ByteBuffer())).assumeIsolated().whenComplete { [self] _ in
+            self.context?.close(mode: mode, promise: nil)
+        }
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -182,8 +190,10 @@ final class RelayHandler: ChannelDuplexHandler {
         session.noteCloseReason(.partner)
         if reset {
             Self.setLingerZero(context.channel)
+            context.close(promise: nil)
+        } else {
+            closeAfterPendingWrites(mode: .all)
         }
-        context.close(promise: nil)
     }
 
     /// Before the upstream exists: the accepted connection is ended with the reason given.

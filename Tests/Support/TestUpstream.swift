@@ -10,6 +10,8 @@ public final class TestUpstream: Sendable {
         case answerAfterEOF
         /// Writes `bytes` bytes as fast as the connection takes them, then closes.
         case send(bytes: Int)
+        /// Reads the request until the client's FIN, then answers with `bytes` bytes and closes.
+        case answerAfterEOFWith(bytes: Int)
         case echo
     }
 
@@ -84,7 +86,7 @@ final class UpstreamHandler: ChannelInboundHandler {
         switch behaviour {
         case .answerAfterEOF: received.writeBuffer(&buffer)
         case .echo: context.writeAndFlush(NIOAny(buffer), promise: nil)
-        case .send: break
+        case .send, .answerAfterEOFWith: break
         }
     }
 
@@ -94,8 +96,14 @@ final class UpstreamHandler: ChannelInboundHandler {
             case .answerAfterEOF:
                 let answer = ByteBuffer(string: "got \(received.readableBytes) bytes: " + String(buffer: received))
                 context.writeAndFlush(NIOAny(answer)).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
-            case .echo, .send:
+            case .echo:
                 context.close(promise: nil)
+            case .send:
+                // Its answer goes on after the client's FIN; it closes once all is written.
+                break
+            case .answerAfterEOFWith(let bytes):
+                remaining = bytes
+                pump(context: context)
             }
         }
     }

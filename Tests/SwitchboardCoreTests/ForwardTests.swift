@@ -1,3 +1,4 @@
+import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -221,5 +222,31 @@ final class ForwardTests: XCTestCase {
         let port = channel.localAddress!.port!
         try await channel.close().get()
         return port
+    }
+}
+
+extension ForwardTests {
+    /// The client sends its request and FIN, the upstream answers with more than the client
+    /// takes at once and closes: every byte of the answer must still reach the slow client.
+    func testAnAnswerAfterTheClientsFINIsDeliveredInFullToASlowReader() async throws {
+        // More than the client's side of the kernel holds, less than the upstream's side does: the
+        // upstream's FIN arrives while the relay still holds part of the answer.
+        let total = 8 << 20
+        let upstream = try await TestUpstream.start(.answerAfterEOFWith(bytes: total))
+        defer { Task { await upstream.stop() } }
+        let port = try await forward(to: .host("127.0.0.1", port: upstream.port))
+        let client = try await TestConnection.connect(port: port, receiveBuffer: 16 * 1024, halfClose: true, keepBytes: false)
+        try await client.stopReading()
+        try await client.send("request")
+        try await client.shutdownWrite()
+        // The upstream writes everything and closes while the client takes nothing; the relay
+        // holds the rest and must not drop it when it passes the upstream's FIN on.
+        try await eventually("the upstream to finish") { upstream.bytesSent == total }
+        // NIO reads a peer's last bytes when its FIN comes even without autoRead, so the
+        // client may have everything, and be closed, before it is asked to read again.
+        try? await client.resumeReading()
+        try await eventually("every byte delivered", timeout: .seconds(30)) { client.receivedCount == total || client.isClosed }
+        try await client.waitForClose()
+        XCTAssertEqual(client.receivedCount, total, "closed with \(String(describing: client.closeError)); sessions: \(switchboard.sessions().map { "\($0.role) \($0.closeReason.map { "\($0)" } ?? "-") in \($0.bytesIn) out \($0.bytesOut)" })")
     }
 }
