@@ -54,6 +54,8 @@ final class Reconnector: Sendable {
         var lastError: String?
         var task: Task<Void, Never>?
         var stopped = false
+        /// Called when the loop ends or is stopped, whichever is first (it must be idempotent).
+        var finished: (@Sendable () -> Void)?
     }
     private let mutable = Mutex(Mutable())
 
@@ -75,10 +77,17 @@ final class Reconnector: Sendable {
 
     var currentSession: Session? { mutable.withLock { $0.session } }
 
-    /// Starts the loop; `report` is called at every change of state.
-    func start(open: @escaping @Sendable (ConnectSpec) async throws(SwitchboardError) -> Session, report: @escaping @Sendable (ReconnectStatus) -> Void) {
+    /// Starts the loop; `report` is called at every change of state, `finished` once the loop
+    /// has ended (stopped), so nobody waits on a report that will not come.
+    func start(
+        open: @escaping @Sendable (ConnectSpec) async throws(SwitchboardError) -> Session,
+        report: @escaping @Sendable (ReconnectStatus) -> Void,
+        finished: @escaping @Sendable () -> Void
+    ) {
+        mutable.withLock { $0.finished = finished }
         let task = Task { [self] in
-            while !Task.isCancelled {
+            defer { finished() }
+            while !Task.isCancelled && !isStopped {
                 update(report) { $0.state = .connecting; $0.nextAttemptAt = nil }
                 let failures: Int
                 do throws(SwitchboardError) {
@@ -108,7 +117,7 @@ final class Reconnector: Sendable {
                         return m.failures
                     }
                 }
-                if Task.isCancelled { break }
+                if Task.isCancelled || isStopped { break }
                 let delay = policy.delay(afterFailures: Swift.max(0, failures - 1))
                 let next = Date().addingTimeInterval(Double(delay.components.seconds) + Double(delay.components.attoseconds) / 1e18)
                 update(report) { m in
@@ -122,8 +131,15 @@ final class Reconnector: Sendable {
                 }
             }
         }
-        mutable.withLock { $0.task = task }
+        // A stop that came before the task was stored could not cancel it: do it now.
+        let stoppedAlready = mutable.withLock { m -> Bool in
+            m.task = task
+            return m.stopped
+        }
+        if stoppedAlready { task.cancel() }
     }
+
+    private var isStopped: Bool { mutable.withLock { $0.stopped } }
 
     private func update(_ report: @Sendable (ReconnectStatus) -> Void, _ change: (inout Mutable) -> Void) {
         let stopped = mutable.withLock { m -> Bool in
@@ -136,13 +152,14 @@ final class Reconnector: Sendable {
 
     /// No more attempts. The caller closes the current session, if open, and then awaits the task.
     func stop() -> (task: Task<Void, Never>?, session: Session?) {
-        let (task, session) = mutable.withLock { m in
+        let (task, session, finished) = mutable.withLock { m in
             m.stopped = true
             m.state = .stopped
             m.nextAttemptAt = nil
-            return (m.task, m.session)
+            return (m.task, m.session, m.finished)
         }
         task?.cancel()
+        finished?()
         return (task, session)
     }
 }

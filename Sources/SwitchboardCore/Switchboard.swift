@@ -149,6 +149,8 @@ public final class Switchboard: Sendable {
     let dataReporter: DataReporter
     /// Open sessions plus connections being set up; each holds a file descriptor.
     private let liveSessions = Atomic<Int>(0)
+    /// `State.shuttingDown`, readable on the accept path without the lock.
+    private let stopping = Atomic<Bool>(false)
     /// What the core refuses past, service-wide.
     public struct Limits: Sendable {
         /// Open sessions (--max-sessions): each holds a file descriptor.
@@ -398,6 +400,8 @@ public final class Switchboard: Sendable {
     /// Runs on the new channel's event loop, before any of its data is read.
     private func accepted(_ channel: any Channel, by listener: Listener) -> EventLoopFuture<Void> {
         let spec = listener.spec
+        // Accepted by the kernel just before the listener closed: refused, not left unrecorded.
+        guard !stopping.load(ordering: .relaxed) else { return channel.close() }
         guard reserveSessionSlot() else {
             listener.countRejected()
             logger.debug("connection refused: the service's session limit is reached", metadata: ["listener": "\(spec.name)", "max_sessions": "\(maxSessions)"])
@@ -734,6 +738,8 @@ public final class Switchboard: Sendable {
             }
             observers.forEach { $0.sessionReconnecting(status) }
             if status.state != .connecting { firstResult.resume() }
+        }, finished: {
+            firstResult.resume()
         })
         if awaitFirstAttempt { await firstResult.wait() }
         return reconnector.status
@@ -760,10 +766,19 @@ public final class Switchboard: Sendable {
         return status
     }
 
-    private func halt(_ reconnector: Reconnector) async {
+    /// Stops a reconnector and closes its session. An attempt still connecting cannot be called
+    /// back; the loop closes what it opens after the stop, so only shutdown waits for it, and
+    /// not longer than `wait` (a connect timeout can be minutes).
+    private func halt(_ reconnector: Reconnector, wait: Duration = .zero) async {
         let (task, session) = reconnector.stop()
         if let session { await close(session, reset: false) }
-        await task?.value
+        guard let task, wait > .zero else { return }
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await task.value }
+            group.addTask { try? await Task.sleep(for: wait) }
+            await group.next()
+            group.cancelAll()
+        }
     }
 
     /// Where the reconnecting sessions stand, by name.
@@ -777,6 +792,7 @@ public final class Switchboard: Sendable {
 
     /// Stops every listener and closes every session; new requests are refused from here on.
     public func shutdown() async {
+        stopping.store(true, ordering: .relaxed)
         let (listeners, reconnectors) = state.withLock { s in
             s.shuttingDown = true
             let listeners = Array(s.listeners.values)
@@ -787,10 +803,12 @@ public final class Switchboard: Sendable {
         }
         // Stopped, not forgotten: they are still stored and come back at the next start.
         await withTaskGroup(of: Void.self) { group in
-            for reconnector in reconnectors { group.addTask { await self.halt(reconnector) } }
+            for reconnector in reconnectors { group.addTask { await self.halt(reconnector, wait: .seconds(2)) } }
         }
-        let sessions = state.withLock { Array($0.open.values) }
+        // Listeners first: a connection accepted meanwhile is then in the list below (or was
+        // refused by `accepted`, which checks `shuttingDown`).
         for listener in listeners { await stop(listener, closeSessions: false) }
+        let sessions = state.withLock { Array($0.open.values) }
         await withTaskGroup(of: Void.self) { group in
             for session in sessions { group.addTask { await self.close(session, reset: false) } }
         }

@@ -55,7 +55,8 @@ final class SessionIDTests: XCTestCase {
 
     func testEachMillisecondStartsFromFreshRandomBits() {
         let start = Date(timeIntervalSince1970: 1_800_000_000)
-        let ids = (0..<1000).map { SessionID.make(at: start.addingTimeInterval(Double($0) / 1000)) }
+        // Half a millisecond in, so that floating point cannot round two dates into one millisecond.
+        let ids = (0..<1000).map { SessionID.make(at: start.addingTimeInterval((Double($0) + 0.5) / 1000)) }
         let randomParts = Set(ids.map { $0.rawValue.suffix(16) })
         XCTAssertEqual(randomParts.count, 1000, "80 random bits per millisecond, never repeated")
         XCTAssertEqual(Set(ids.map { $0.rawValue.prefix(10) }).count, 1000, "one id per millisecond here")

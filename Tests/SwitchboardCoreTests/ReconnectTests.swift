@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 import NIOCore
 import NIOPosix
@@ -107,5 +110,41 @@ final class ReconnectTests: XCTestCase {
             let delay = jittered.delay(afterFailures: 2)
             XCTAssertTrue(delay >= .milliseconds(200) && delay <= .milliseconds(400), "\(delay)")
         }
+    }
+}
+
+extension ReconnectTests {
+    /// A listening socket whose accept queue is full: connects to it hang until they time out.
+    private func unansweredPort() throws -> (port: Int, fds: [Int32]) {
+        let server = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(server, $0, length) } }
+        _ = listen(server, 0)
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(server, $0, &length) } }
+        var fds = [server]
+        // Fill the queue; once full, the kernel drops further SYNs.
+        for _ in 0..<4 {
+            let client = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
+            _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(client, $0, length) } }
+            fds.append(client)
+        }
+        return (Int(UInt16(bigEndian: address.sin_port)), fds)
+    }
+
+    /// Stopping a reconnecting session while its first attempt is still connecting ends the
+    /// request that started it (it used to wait for a report that never came).
+    func testStoppingDuringTheFirstAttemptEndsTheStartRequest() async throws {
+        let (port, fds) = try unansweredPort()
+        defer { fds.forEach { close($0) } }
+        let spec = ConnectSpec(endpoint: .host("127.0.0.1", port: port), name: "plc-1", connectTimeout: .seconds(30), reconnect: fast)
+        let starting = Task { [client] in try await client!.startReconnecting(spec) }
+        try await eventually("the first attempt under way") { client.reconnecting(named: "plc-1").first?.state == .connecting }
+        _ = try await client.stopReconnecting(named: "plc-1")
+        let status = try await starting.value
+        XCTAssertEqual(status.state, .stopped)
+        XCTAssertTrue(client.reconnecting().isEmpty)
     }
 }
