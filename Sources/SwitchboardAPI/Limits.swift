@@ -61,6 +61,11 @@ final class RequestDeadlineHandler: ChannelDuplexHandler, RemovableChannelHandle
 
     private let timeout: TimeAmount
     private var deadline: Scheduled<Void>?
+    /// Requests fully received and answers fully written. A client may pipeline a request
+    /// while an earlier one is answered, and an answer (a 413) may go out before its request
+    /// has ended: the clock runs only while every request in has been answered.
+    private var requestsIn = 0
+    private var answersOut = 0
 
     init(timeout: Duration) {
         self.timeout = TimeAmount(timeout)
@@ -77,9 +82,8 @@ final class RequestDeadlineHandler: ChannelDuplexHandler, RemovableChannelHandle
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         if case .end = unwrapInboundIn(data) {
-            // The whole request is in; the answer may take as long as the endpoint needs.
-            deadline?.cancel()
-            deadline = nil
+            requestsIn += 1
+            settle(context)
         }
         context.fireChannelRead(data)
     }
@@ -87,10 +91,24 @@ final class RequestDeadlineHandler: ChannelDuplexHandler, RemovableChannelHandle
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         if case .end = unwrapOutboundIn(data) {
             let promise = promise ?? context.eventLoop.makePromise()
-            promise.futureResult.assumeIsolated().whenSuccess { [self] in arm(context) }
+            promise.futureResult.assumeIsolated().whenSuccess { [self] in
+                answersOut += 1
+                settle(context)
+            }
             context.write(data, promise: promise)
         } else {
             context.write(data, promise: promise)
+        }
+    }
+
+    /// A request in and not yet answered: the answer may take as long as the endpoint needs.
+    /// All answered: the client has the timeout to send its next request.
+    private func settle(_ context: ChannelHandlerContext) {
+        if requestsIn > answersOut {
+            deadline?.cancel()
+            deadline = nil
+        } else {
+            arm(context)
         }
     }
 

@@ -138,3 +138,30 @@ extension LimitsTests {
         XCTAssertTrue(service.output.contains("max_sessions=192"), "the start-up line says the limit")
     }
 }
+
+extension LimitsTests {
+    /// A pipelined long-poll behind a quick request is the server's time, not the client's:
+    /// answering the first request must not start the idle clock while the second waits.
+    func testAPipelinedLongPollOutlivesTheRequestTimeout() async throws {
+        let service = try await ServiceProcess.start(["--request-timeout", "1"])
+        defer { Task { await service.stop() } }
+        let api = service.api
+        let hold = try await api.post("/v1/listeners", json: #"{"name":"hold","address":"127.0.0.1:0","mode":"hold"}"#)
+        let peer = try await TestConnection.connect(port: Int((hold["address"] as! String).split(separator: ":").last!)!)
+        var id = ""
+        try await eventually("the held session") {
+            id = ((try await api.get("/v1/sessions?listener=hold"))["sessions"] as? [[String: Any]])?.first?["id"] as? String ?? ""
+            return !id.isEmpty
+        }
+        let connection = try await TestConnection.connect(port: try XCTUnwrap(service.apiPort))
+        try await connection.send(
+            "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n" + "GET /v1/sessions/\(id)/messages?wait=10 HTTP/1.1\r\nHost: x\r\n\r\n"
+        )
+        try await eventually("the first answer") { connection.receivedText.contains(#""status":"ok""#) }
+        // Past the request timeout while the long-poll waits; then the data it waits for comes.
+        try await Task.sleep(for: .milliseconds(1600))
+        XCTAssertFalse(connection.isClosed, "closed while an answer was still owed")
+        try await peer.send("late")
+        try await eventually("the long-poll's answer") { connection.receivedText.contains(#""data":"late""#) }
+    }
+}
