@@ -96,6 +96,10 @@ private final class ValueEncoder: Encoder {
     }
 
     func open(_ wanted: Shape) {
+        // One value is one JSON value: a second, different container would write invalid JSON
+        // (Foundation's encoder stops the same way). Only our own answer types get here.
+        precondition(shape == .none || shape == wanted, "a value asked for two kinds of container at \(codingPath.map(\.stringValue))")
+        precondition(shape != .none || count == 0, "a value asked for a container after writing a single value")
         guard shape == .none else { return }
         shape = wanted
         output.append(wanted == .object ? "{" : "[")
@@ -135,6 +139,10 @@ private final class ValueEncoder: Encoder {
         case let number as UInt64: output.number(String(number))
         case let number as UInt16: output.number(String(number))
         case let number as Double: try output.double(number, path)
+        case let number as Float: try output.double(Double(number), path)
+        // Every other integer type writes itself through a single-value container, which
+        // would come back here: write it directly.
+        case let number as any BinaryInteger: output.number("\(number)")
         default:
             let child = ValueEncoder(output: output, codingPath: path)
             try value.encode(to: child)
@@ -222,7 +230,10 @@ private struct Keyed<Key: CodingKey>: KeyedEncodingContainerProtocol {
     }
 
     mutating func superEncoder() -> any Encoder {
-        superEncoder(forKey: Key(stringValue: "super")!)
+        encoder.element(key: SuperKey())
+        let child = ValueEncoder(output: encoder.output, codingPath: encoder.codingPath + [SuperKey()])
+        encoder.nested.append(child)
+        return child
     }
 
     mutating func superEncoder(forKey key: Key) -> any Encoder {
@@ -300,4 +311,13 @@ private struct Single: SingleValueEncodingContainer {
         encoder.count += 1
         encoder.output.string(value)
     }
+}
+
+/// The key `superEncoder()` writes under, as Foundation's encoder does.
+private struct SuperKey: CodingKey {
+    var stringValue: String { "super" }
+    var intValue: Int? { nil }
+    init() {}
+    init?(stringValue: String) { nil }
+    init?(intValue: Int) { nil }
 }

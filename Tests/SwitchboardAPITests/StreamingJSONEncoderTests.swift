@@ -63,6 +63,29 @@ final class StreamingJSONEncoderTests: XCTestCase {
         try assertSameJSON(ErrorBody(error: .init(code: "invalid_value", message: tricky)))
     }
 
+    func testEveryNumberTypeAndSuperEncoders() throws {
+        struct Numbers: Encodable {
+            let a: Int8 = -8, b: Int16 = 16, c: Int32 = -32, d: UInt = 1, e: UInt8 = 8, f: UInt32 = 32, g: Float = 1.5
+            let bytes: [UInt8] = [0, 255]
+        }
+        try assertSameJSON(Numbers())
+        class Base: Encodable {
+            func encode(to encoder: any Encoder) throws {
+                var c = encoder.container(keyedBy: Keys.self)
+                try c.encode("base", forKey: .kind)
+            }
+            enum Keys: String, CodingKey { case kind }
+        }
+        final class Derived: Base {
+            override func encode(to encoder: any Encoder) throws {
+                var c = encoder.container(keyedBy: Keys.self)
+                try c.encode("derived", forKey: .kind)
+                try super.encode(to: c.superEncoder())
+            }
+        }
+        try assertSameJSON(Derived())
+    }
+
     func testNonFiniteNumbersAreRefused() {
         XCTAssertThrowsError(try StreamingJSONEncoder.encode(["x": Double.nan]))
         XCTAssertThrowsError(try StreamingJSONEncoder.encode([Double.infinity]))
