@@ -88,6 +88,35 @@ final class DataReporter: Sendable {
     }
 }
 
+/// Holds what an outbound connection reads before its session handler is in place, and hands
+/// it on when it is removed.
+final class EarlyInbound: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    private var held: [NIOAny] = []
+
+    /// Where the connect's caller finds the handler again; touched only on the channel's loop.
+    final class Holder: @unchecked Sendable {
+        var handler: EarlyInbound?
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        held.append(data)
+    }
+
+    func takeHeld() -> [ByteBuffer] {
+        defer { held = [] }
+        return held.map { unwrapInboundIn($0) }
+    }
+
+    func removeHandler(context: ChannelHandlerContext, removalToken: ChannelHandlerContext.RemovalToken) {
+        let held = self.held
+        self.held = []
+        for data in held { context.fireChannelRead(data) }
+        if !held.isEmpty { context.fireChannelReadComplete() }
+        context.leavePipeline(removalToken: removalToken)
+    }
+}
+
 /// Lets one task wait for the first of many signals.
 private final class FirstResult: Sendable {
     private let state = Mutex<(done: Bool, waiter: CheckedContinuation<Void, Never>?)>((false, nil))
@@ -536,6 +565,7 @@ public final class Switchboard: Sendable {
         // The handler joins once the session exists; until then nothing may be read and lost.
         let loop = group.next()
         let channel: any Channel
+        let early = EarlyInbound.Holder()
         do {
             // The outbound policy is checked on every attempt, on the address connected to.
             channel = try await connectChecked(spec.endpoint, timeout: spec.connectTimeout, on: loop) { timeLeft in
@@ -543,6 +573,13 @@ public final class Switchboard: Sendable {
                     .connectTimeout(timeLeft)
                     .channelOption(ChannelOptions.autoRead, value: false)
                     .channelOption(ChannelOptions.recvAllocator, value: Self.sessionReceiveAllocator)
+                    .channelInitializer { channel in
+                        channel.eventLoop.makeCompletedFuture {
+                            let handler = EarlyInbound()
+                            early.handler = handler
+                            try channel.pipeline.syncOperations.addHandler(handler)
+                        }
+                    }
             }.get()
         } catch {
             releaseSessionSlot()
@@ -556,10 +593,28 @@ public final class Switchboard: Sendable {
         )
         do {
             try await channel.eventLoop.submit { [self] in
-                try spec.options.apply(to: channel)
-                try spec.options.addIdleHandler(to: channel)
-                try channel.pipeline.syncOperations.addHandler(SessionHandler(session: session, reporter: dataReporter) { [self] in self.didClose($0) })
+                // A server that greets and hangs up at once may have closed the channel by now:
+                // the session still opened, and is recorded with what it received.
+                var attached = true
+                do {
+                    try spec.options.apply(to: channel)
+                    try spec.options.addIdleHandler(to: channel)
+                    try channel.pipeline.syncOperations.addHandler(SessionHandler(session: session, reporter: dataReporter) { [self] in self.didClose($0) })
+                } catch {
+                    if channel.isActive { throw error }
+                    attached = false
+                }
                 didOpen(session)
+                // What the server sent before the session existed (a banner, then maybe its FIN,
+                // which NIO reads even without autoRead) goes to the session now.
+                if let handler = early.handler {
+                    if attached, (try? channel.pipeline.syncOperations.context(handler: handler)) != nil {
+                        channel.pipeline.syncOperations.removeHandler(handler, promise: nil)
+                    } else {
+                        // Closed already and its pipeline taken down: count and keep the bytes.
+                        for buffer in handler.takeHeld() { _ = session.received(buffer) }
+                    }
+                }
                 if !channel.isActive, session.markClosed() { didClose(session) }
             }.get()
         } catch {

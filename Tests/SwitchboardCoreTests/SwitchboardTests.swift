@@ -360,3 +360,19 @@ extension SwitchboardTests {
         XCTAssertEqual(try switchboard.session(session.id).bytesOut, UInt64(total))
     }
 }
+
+extension SwitchboardTests {
+    /// A server that greets and hangs up at once: the greeting is the session's, even when it
+    /// arrived before the session existed.
+    func testABannerSentBeforeTheSessionExistsIsKept() async throws {
+        let upstream = try await TestUpstream.start(.send(bytes: 5))
+        defer { Task { await upstream.stop() } }
+        for round in 0..<20 {
+            let info = try await switchboard.connect(ConnectSpec(endpoint: .host("127.0.0.1", port: upstream.port)))
+            try await eventually("round \(round): closed") { try switchboard.session(info.id).state == .closed }
+            XCTAssertEqual(try switchboard.session(info.id).bytesIn, 5, "round \(round)")
+            let page = try await switchboard.messages(info.id, after: 0, wait: .zero)
+            XCTAssertEqual(page.messages.reduce(0) { $0 + $1.data.readableBytes }, 5, "round \(round)")
+        }
+    }
+}
