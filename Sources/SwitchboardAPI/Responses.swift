@@ -81,8 +81,8 @@ struct OptionsResponse: Encodable {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(options.nodelay ?? true, forKey: .nodelay)
         try c.encode(options.keepalive.map { Keepalive(idle_s: $0.idle, interval_s: $0.interval, count: $0.count) }, forKey: .keepalive)
-        try c.encode(options.idleTimeout.map { $0.components.seconds * 1000 + $0.components.attoseconds / 1_000_000_000_000_000 }, forKey: .idleTimeoutMs)
-        try c.encode(options.connectTimeout.map { $0.components.seconds * 1000 + $0.components.attoseconds / 1_000_000_000_000_000 }, forKey: .connectTimeoutMs)
+        try c.encode(options.idleTimeout.map(\.wholeMilliseconds), forKey: .idleTimeoutMs)
+        try c.encode(options.connectTimeout.map(\.wholeMilliseconds), forKey: .connectTimeoutMs)
         if listener { try c.encode(options.backlog ?? ConnectionOptions.defaultBacklog, forKey: .backlog) }
     }
 }

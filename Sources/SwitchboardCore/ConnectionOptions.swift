@@ -61,7 +61,8 @@ public struct ConnectionOptions: Sendable, Equatable {
 
     /// Sets the TCP options on a connected channel, from its event loop. Unix sockets have none.
     func apply(to channel: any Channel) throws {
-        guard let options = channel.syncOptions else { return }
+        // The default (nothing asked for) is the common case, on every accepted connection.
+        guard nodelay != nil || keepalive != nil, let options = channel.syncOptions else { return }
         switch channel.localAddress?.protocol {
         case .inet?, .inet6?: break
         default: return

@@ -29,8 +29,8 @@ public struct ReconnectPolicy: Sendable, Equatable {
     /// connection dropped after it had been up).
     public func delay(afterFailures failures: Int) -> Duration {
         let exponent = Swift.min(failures, 30)
-        let initialMs = Double(initial.components.seconds) * 1000 + Double(initial.components.attoseconds) / 1e15
-        let maxMs = Double(max.components.seconds) * 1000 + Double(max.components.attoseconds) / 1e15
+        let initialMs = initial.inSeconds * 1000
+        let maxMs = max.inSeconds * 1000
         var ms = Swift.min(maxMs, initialMs * pow(2, Double(exponent)))
         if jitter { ms = Double.random(in: (ms / 2)...ms) }
         return .milliseconds(Int64(ms.rounded()))
@@ -119,7 +119,7 @@ final class Reconnector: Sendable {
                 }
                 if Task.isCancelled || isStopped { break }
                 let delay = policy.delay(afterFailures: Swift.max(0, failures - 1))
-                let next = Date().addingTimeInterval(Double(delay.components.seconds) + Double(delay.components.attoseconds) / 1e18)
+                let next = Date().addingTimeInterval(delay.inSeconds)
                 update(report) { m in
                     m.state = .waiting
                     m.nextAttemptAt = next

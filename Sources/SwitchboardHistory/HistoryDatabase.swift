@@ -180,8 +180,8 @@ extension HistoryDatabase: ListenerStore {
         let policy = spec.reconnect ?? ReconnectPolicy()
         let record = ReconnectingRecord(
             name: spec.name ?? "", connect: spec.endpoint.description, send: spec.send.map { Data($0.readableBytesView) },
-            capture: spec.capture, connectTimeoutMs: spec.connectTimeout.milliseconds,
-            initialMs: policy.initial.milliseconds, maxMs: policy.max.milliseconds, jitter: policy.jitter,
+            capture: spec.capture, connectTimeoutMs: spec.connectTimeout.wholeMilliseconds,
+            initialMs: policy.initial.wholeMilliseconds, maxMs: policy.max.wholeMilliseconds, jitter: policy.jitter,
             options: StoredOptions.encode(spec.options), createdAt: RFC3339.format(createdAt)
         )
         try await pool.write { db in try record.save(db) }

@@ -191,8 +191,8 @@ struct StoredOptions: Codable {
         let stored = StoredOptions(
             nodelay: options.nodelay,
             keepalive: options.keepalive.map { Keepalive(idleS: $0.idle, intervalS: $0.interval, count: $0.count) },
-            idleTimeoutMs: options.idleTimeout.map(\.milliseconds),
-            connectTimeoutMs: options.connectTimeout.map(\.milliseconds),
+            idleTimeoutMs: options.idleTimeout.map(\.wholeMilliseconds),
+            connectTimeoutMs: options.connectTimeout.map(\.wholeMilliseconds),
             backlog: options.backlog
         )
         let encoder = JSONEncoder()
@@ -209,12 +209,5 @@ struct StoredOptions: Codable {
             connectTimeout: stored.connectTimeoutMs.map { .milliseconds($0) },
             backlog: stored.backlog
         )
-    }
-}
-
-extension Duration {
-    /// Whole milliseconds, rounded down.
-    var milliseconds: Int64 {
-        components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000
     }
 }

@@ -48,9 +48,9 @@ try await withThrowingTaskGroup(of: Void.self) { tasks in
     try await tasks.waitForAll()
 }
 let writerTime = ContinuousClock.now - started
-let writerRate = Double(writerSessions) / (Double(writerTime.components.seconds) + Double(writerTime.components.attoseconds) / 1e18)
+let writerRate = Double(writerSessions) / writerTime.inSeconds
 print(String(format: "writer: %d sessions (open + close records) in %.2f s = %.0f sessions/s (dropped %d)",
-             writerSessions, Double(writerTime.components.seconds) + Double(writerTime.components.attoseconds) / 1e18, writerRate, writer.health.dropped))
+             writerSessions, writerTime.inSeconds, writerRate, writer.health.dropped))
 
 // 2. Fill to `rows` sessions, spread over 30 days, then time first pages of filtered queries.
 let fillWriter = HistoryWriter(database: database, logger: logger)
@@ -76,7 +76,7 @@ func timeQuery(_ name: String, _ filter: HistoryFilter) async throws -> (String,
         let t0 = ContinuousClock.now
         found = try await database.page(filter, limit: 100).sessions.count
         let t = ContinuousClock.now - t0
-        times.append(Double(t.components.seconds) * 1000 + Double(t.components.attoseconds) / 1e15)
+        times.append(t.inSeconds * 1000)
     }
     times.sort()
     return (name, times[25], times[49], found)

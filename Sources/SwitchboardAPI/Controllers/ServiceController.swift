@@ -121,7 +121,7 @@ struct ServiceController {
         return try JSONResponse.make(Info(
             version: ServiceInfo.version,
             startedAt: RFC3339.format(service.startedAtDate),
-            uptimeSeconds: Double(uptime.components.seconds) + Double(uptime.components.attoseconds) / 1e18,
+            uptimeSeconds: uptime.inSeconds,
             api: service.address,
             listeners: counts.listeners,
             openSessions: counts.openSessions,
