@@ -696,7 +696,12 @@ public final class Switchboard: Sendable {
             if let name = session.name { s.openNames[name] = session.id }
         }
         let info = session.info
-        logger.info("session opened", metadata: Self.metadata(info))
+        // Sessions are recorded in the history; a line each at info would flood the journal
+        // (journald drops what passes its rate limit, important lines included) and costs a
+        // synchronous write on the event loop per line (~10% of the CPU of a churned session).
+        if logger.logLevel <= .debug {
+            logger.debug("session opened", metadata: Self.metadata(info))
+        }
         observers.forEach { $0.sessionOpened(info) }
     }
 
@@ -723,12 +728,12 @@ public final class Switchboard: Sendable {
         }
         if removed { releaseSessionSlot() }
         // Built only when it will be logged: on the churn path this dictionary was measurable.
-        guard logger.logLevel <= .info else { return }
+        guard logger.logLevel <= .debug else { return }
         var metadata = Self.metadata(info)
         metadata["reason"] = "\(info.closeReason?.description ?? "")"
         metadata["bytes_in"] = "\(info.bytesIn)"
         metadata["bytes_out"] = "\(info.bytesOut)"
-        logger.info("session closed", metadata: metadata)
+        logger.debug("session closed", metadata: metadata)
     }
 
     private static func metadata(_ info: SessionInfo) -> Logger.Metadata {

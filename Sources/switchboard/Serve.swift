@@ -64,6 +64,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Seconds an API client has to send a whole request (and an idle keep-alive connection is kept); slower ones are disconnected. Default 10; env SWITCHBOARD_REQUEST_TIMEOUT.", valueName: "seconds"))
     var requestTimeout: Int?
 
+    @Option(help: ArgumentHelp("Event-loop threads, which carry the sessions and the API. Default: the CPUs this process may run on (its affinity, e.g. systemd's CPUAffinity= or taskset, and any cgroup CPU limit); env SWITCHBOARD_EVENT_LOOPS.", valueName: "count"))
+    var eventLoops: Int?
+
     @Option(help: ArgumentHelp("Least severe level logged: trace, debug, info, notice, warning, error, critical. Default info; env SWITCHBOARD_LOG_LEVEL.", valueName: "level"))
     var logLevel: Logger.Level?
 
@@ -88,6 +91,7 @@ struct Serve: AsyncParsableCommand {
         var captureLimit: Int
         var maxEventClients: Int
         var logLevel: Logger.Level
+        var eventLoops: Int
         var maxSessions: Int?
         var maxListeners: Int
         var maxLongPolls: Int
@@ -129,6 +133,7 @@ struct Serve: AsyncParsableCommand {
             captureLimit: try number(captureLimit, "SWITCHBOARD_CAPTURE_LIMIT", "--capture-limit") ?? Switchboard.defaultCaptureLimit,
             maxEventClients: try number(maxEventClients, "SWITCHBOARD_MAX_EVENT_CLIENTS", "--max-event-clients") ?? EventHub.Limits().maxClients,
             logLevel: level,
+            eventLoops: try number(eventLoops, "SWITCHBOARD_EVENT_LOOPS", "--event-loops") ?? EventLoopCount.usableCPUs(),
             maxSessions: try number(maxSessions, "SWITCHBOARD_MAX_SESSIONS", "--max-sessions"),
             maxListeners: try number(maxListeners, "SWITCHBOARD_MAX_LISTENERS", "--max-listeners") ?? Switchboard.Limits().maxListeners,
             maxLongPolls: try number(maxLongPolls, "SWITCHBOARD_MAX_LONG_POLLS", "--max-long-polls") ?? Switchboard.Limits().maxLongPollsPerSession,
@@ -161,6 +166,7 @@ struct Serve: AsyncParsableCommand {
         if let count = settings.retainSessions, count < 1 { throw ValidationError("--retain-sessions must be at least 1") }
         guard (0...(1 << 30)).contains(settings.captureLimit) else { throw ValidationError("--capture-limit must be from 0 to 1073741824") }
         guard (0...10_000).contains(settings.maxEventClients) else { throw ValidationError("--max-event-clients must be from 0 to 10000") }
+        guard (1...256).contains(settings.eventLoops) else { throw ValidationError("--event-loops must be from 1 to 256") }
         return settings
     }
 
@@ -217,7 +223,7 @@ struct Serve: AsyncParsableCommand {
         // A file-size limit (ulimit -f) must fail writes, which the history survives, not kill the process.
         signal(SIGXFSZ, SIG_IGN)
         signal(SIGPIPE, SIG_IGN)
-        let group = MultiThreadedEventLoopGroup.singleton
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: settings.eventLoops)
         let service = ServiceInfo()
 
         let history: HistoryDatabase
@@ -323,7 +329,7 @@ struct Serve: AsyncParsableCommand {
             )
         )
         logger.info("switchboard \(ServiceInfo.version) starting", metadata: [
-            "api": "\(api)", "db": "\(db)", "max_sessions": "\(maxSessions)", "fd_limit": "\(descriptors.limit)",
+            "api": "\(api)", "db": "\(db)", "event_loops": "\(settings.eventLoops)", "max_sessions": "\(maxSessions)", "fd_limit": "\(descriptors.limit)",
             "auth": "\(settings.tokenFile.map { "bearer token from \($0)" } ?? "none")",
             "allow_connect": "\(settings.outboundPolicy.allow.map(\.description).joined(separator: " "))",
             "deny_connect": "\(settings.outboundPolicy.deny.map(\.description).joined(separator: " "))",
@@ -338,6 +344,7 @@ struct Serve: AsyncParsableCommand {
         } catch let error as IOError where error.errnoCode == EACCES {
             throw StartFailure("cannot listen for the API on \(api): permission denied")
         }
+        try? await group.shutdownGracefully()
         logger.info("switchboard stopped")
     }
 }
@@ -374,6 +381,32 @@ extension Logger.Level: @retroactive ExpressibleByArgument {}
 struct StartFailure: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
+}
+
+/// How many event loops to run by default.
+///
+/// NIO's own count (`System.coreCount`) honours a cgroup's CPU quota and cpuset but not the
+/// process's CPU affinity, so a service pinned to one core (CPUAffinity=, taskset) would run a
+/// loop per online CPU, all on that core: measured on 2 CPUs with the service pinned to one, the
+/// churn benchmark spent 84 and 71 µs of CPU per session with one loop against 116 and 91 with two
+/// (the loops preempt each other).
+enum EventLoopCount {
+    static func usableCPUs(status: String? = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) -> Int {
+        let affinity = status.flatMap(allowedCPUs(status:))
+        return Swift.max(1, Swift.min(affinity ?? System.coreCount, System.coreCount))
+    }
+
+    /// The CPUs in the `Cpus_allowed:` mask of /proc/self/status (hex words separated by commas);
+    /// Glibc's module does not export sched_getaffinity.
+    static func allowedCPUs(status: String) -> Int? {
+        guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix("Cpus_allowed:") }) else { return nil }
+        var count = 0
+        for digit in line.dropFirst("Cpus_allowed:".count) where digit != "," && !digit.isWhitespace {
+            guard let value = digit.hexDigitValue else { return nil }
+            count += value.nonzeroBitCount
+        }
+        return count > 0 ? count : nil
+    }
 }
 
 /// File descriptors: the soft limit is raised to the hard one (systemd starts services at 1024

@@ -97,7 +97,9 @@ final class EndToEndTests: XCTestCase {
         XCTAssertEqual(status, 0, service.output)
         for peer in peers { try await peer.waitForClose(timeout: .seconds(5)) }
         _ = await poll.value
-        XCTAssertTrue(service.output.contains("session closed"), "each close is logged")
+        XCTAssertTrue(service.output.contains("all listeners stopped and sessions closed sessions=20"), service.output)
+        // Sessions are in the history, not one line each in the journal at the default level.
+        XCTAssertFalse(service.output.contains("session closed"), service.output)
     }
 
     func testHelpOnEveryCommandAndClearRefusals() async throws {
@@ -113,6 +115,28 @@ final class EndToEndTests: XCTestCase {
         XCTAssertTrue(badAPI.output.contains("--api"), badAPI.output)
         let badLevel = try await runSwitchboard(["serve", "--log-level", "loud"])
         XCTAssertNotEqual(badLevel.status, 0)
+    }
+
+    func testEventLoopsFollowTheCPUsTheServiceMayRunOn() async throws {
+        // Pinned to one CPU (CPUAffinity=, taskset), one loop: more would only preempt each other.
+        let pinned = try await ServiceProcess.start(cpus: "0")
+        XCTAssertTrue(pinned.output.contains("event_loops=1 "), pinned.output)
+        await pinned.stop()
+        let asked = try await ServiceProcess.start(environment: ["SWITCHBOARD_EVENT_LOOPS": "3"])
+        defer { Task { await asked.stop() } }
+        XCTAssertTrue(asked.output.contains("event_loops=3 "), asked.output)
+        let created = try await asked.api.post("/v1/listeners", json: #"{"name":"e","address":"127.0.0.1:0","mode":"echo"}"#)
+        let port = Int((created["address"] as! String).split(separator: ":").last!)!
+        for _ in 0..<6 {
+            let client = try await TestConnection.connect(port: port)
+            try await client.send("ping")
+            let echoed = try await client.read(atLeast: 4)
+            XCTAssertEqual(echoed, Array("ping".utf8))
+            await client.close()
+        }
+        let bad = try await runSwitchboard(["serve", "--event-loops", "0"])
+        XCTAssertNotEqual(bad.status, 0)
+        XCTAssertTrue(bad.output.contains("--event-loops must be from 1 to 256"), bad.output)
     }
 
     func testTheAPICanListenOnAUnixSocket() async throws {

@@ -19,10 +19,11 @@ final class ServiceProcess: Sendable {
 
     /// Starts `switchboard serve` on 127.0.0.1:0 and waits until its API answers: in a fresh
     /// folder, or in `directory` to restart on the history file an earlier run left there.
-    /// `fileSizeLimitKB` starts it under `ulimit -f`, a disk that is full past that size.
+    /// `fileSizeLimitKB` starts it under `ulimit -f`, a disk that is full past that size;
+    /// `cpus` under `taskset -c`, as systemd's CPUAffinity= would.
     static func start(
         _ extra: [String] = [], in directory: URL? = nil, fileSizeLimitKB: Int? = nil, openFileLimit: Int? = nil,
-        environment: [String: String] = [:]
+        cpus: String? = nil, environment: [String: String] = [:]
     ) async throws -> ServiceProcess {
         let directory = directory ?? FileManager.default.temporaryDirectory.appendingPathComponent("switchboard-e2e-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -32,8 +33,9 @@ final class ServiceProcess: Sendable {
         if let fileSizeLimitKB { limits.append("ulimit -S -f \(fileSizeLimitKB)") }
         // Hard and soft: the service raises its soft limit to the hard one at start.
         if let openFileLimit { limits.append("ulimit -n \(openFileLimit)") }
-        if !limits.isEmpty {
-            arguments = ["-c", limits.joined(separator: " && ") + " && exec \"$0\" \"$@\"", binary.path] + arguments
+        if !limits.isEmpty || cpus != nil {
+            let exec = cpus.map { "exec taskset -c \($0)" } ?? "exec"
+            arguments = ["-c", (limits + ["\(exec) \"$0\" \"$@\""]).joined(separator: " && "), binary.path] + arguments
             executable = URL(fileURLWithPath: "/bin/bash")
         }
         let service = try ServiceProcess(executable: executable, arguments: arguments, directory: directory, environment: environment)
