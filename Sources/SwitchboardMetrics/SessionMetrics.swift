@@ -29,8 +29,10 @@ public final class SessionMetrics: SwitchboardObserver {
         public static let connectFailures = "switchboard_connect_failures_total"
     }
 
+    /// A metric's label names never change, so its name and up to three values identify it.
     private struct Key: Hashable {
-        let labels: [String]
+        let name: String
+        var a = "", b = "", c = ""
     }
 
     private struct State {
@@ -39,9 +41,11 @@ public final class SessionMetrics: SwitchboardObserver {
         /// Bytes already counted per open session, so each byte is counted once: by the scrape
         /// while the session is open, and the rest by `sessionClosed`.
         var counted: [SessionID: (in: UInt64, out: UInt64)] = [:]
-        /// Sessions whose close was counted, until a scrape no longer lists them as open (a
-        /// scrape may list a session that closes while the scrape runs).
+        /// Sessions that closed while a scrape ran, whose list of open sessions may still show
+        /// them: that scrape must not count their bytes again. Emptied when no scrape runs, so
+        /// it holds the closes of a scrape's few milliseconds, not of the service's life.
         var closedWhileListed: Set<SessionID> = []
+        var scrapesInFlight = 0
         /// Open-session label sets seen before, so a gauge falls to 0 when its last session closes.
         var openLabelSets: Set<[String]> = []
     }
@@ -65,7 +69,7 @@ public final class SessionMetrics: SwitchboardObserver {
         let listener = session.listener ?? ""
         let delta = state.withLock { s -> (in: UInt64, out: UInt64) in
             let counted = s.counted.removeValue(forKey: session.id) ?? (0, 0)
-            s.closedWhileListed.insert(session.id)
+            if s.scrapesInFlight > 0 { s.closedWhileListed.insert(session.id) }
             return (session.bytesIn &- min(counted.in, session.bytesIn), session.bytesOut &- min(counted.out, session.bytesOut))
         }
         addBytes(listener: listener, role: session.role.rawValue, in: delta.in, out: delta.out)
@@ -85,10 +89,19 @@ public final class SessionMetrics: SwitchboardObserver {
     /// Counts the bytes that open sessions moved since the last scrape and sets the gauges, so
     /// a long session's traffic shows while it is still open.
     public func collect(from switchboard: Switchboard) {
+        beginScrape()
         collect(openSessions: switchboard.sessions(.init(state: .open)), listeners: switchboard.counts.listeners)
     }
 
-    /// `collect(from:)` with its inputs spelled out, for tests.
+    /// A scrape is about to list the open sessions; its `collect(openSessions:listeners:)` ends it.
+    public func beginScrape() {
+        state.withLock { $0.scrapesInFlight += 1 }
+    }
+
+    /// Sessions remembered as closed during a scrape (for tests: none once no scrape runs).
+    public var closedDuringScrapes: Int { state.withLock { $0.closedWhileListed.count } }
+
+    /// `collect(from:)` with its inputs spelled out, for tests: `beginScrape()`, then the list.
     public func collect(openSessions: [SessionInfo], listeners: Int) {
         var open: [[String]: Int] = [:]
         // By listener and role: a forwarded pair's two halves carry the same bytes, told apart by role.
@@ -108,7 +121,9 @@ public final class SessionMetrics: SwitchboardObserver {
                 bytes[[listener, session.role.rawValue], default: (0, 0)].in += now.in - counted.in
                 bytes[[listener, session.role.rawValue], default: (0, 0)].out += now.out - counted.out
             }
-            s.closedWhileListed.formIntersection(listed)
+            s.scrapesInFlight = max(0, s.scrapesInFlight - 1)
+            // With another scrape still running, its older list may show any of them.
+            if s.scrapesInFlight == 0 { s.closedWhileListed.removeAll() }
             let gone = s.openLabelSets.subtracting(open.keys)
             s.openLabelSets.formUnion(open.keys)
             return gone
@@ -160,14 +175,18 @@ public final class SessionMetrics: SwitchboardObserver {
         if bytesOut > 0 { counter(Name.bytes, ["listener": listener, "role": role, "direction": "out"]).increment(by: Int64(clamping: bytesOut)) }
     }
 
-    /// A metric's label names never change, so its name and the values identify it; one array,
-    /// built without intermediates (this runs twice per session on the event loops).
+    /// No array: this runs three or four times per session on the event loops.
     private static func key(_ name: String, _ labels: KeyValuePairs<String, String>) -> Key {
-        var parts = [String]()
-        parts.reserveCapacity(labels.count + 1)
-        parts.append(name)
-        for (_, value) in labels { parts.append(value) }
-        return Key(labels: parts)
+        precondition(labels.count <= 3, "a metric with more than three labels needs a wider Key")
+        var key = Key(name: name)
+        for (index, (_, value)) in labels.enumerated() {
+            switch index {
+            case 0: key.a = value
+            case 1: key.b = value
+            default: key.c = value
+            }
+        }
+        return key
     }
 
     private func counter(_ name: String, _ labels: KeyValuePairs<String, String>) -> Counter {

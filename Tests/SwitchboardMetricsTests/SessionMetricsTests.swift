@@ -65,15 +65,35 @@ final class SessionMetricsTests: XCTestCase {
         XCTAssertEqual(value(text, SessionMetrics.Name.bytes, ["listener": "echo", "direction": "out"]), 250)
 
         // The close counts only what the scrapes had not.
+        metrics.beginScrape()
         metrics.sessionClosed(session(id, listener: "echo", state: .closed, reason: .peer, in: 300, out: 260))
         // A scrape that listed the session just before it closed adds nothing.
         metrics.collect(openSessions: [session(id, listener: "echo", in: 300, out: 260)], listeners: 1)
+        XCTAssertEqual(metrics.closedDuringScrapes, 0, "forgotten once no scrape runs")
         metrics.collect(openSessions: [], listeners: 0)
         text = registry.emitToString()
         XCTAssertEqual(value(text, SessionMetrics.Name.bytes, ["listener": "echo", "direction": "in"]), 300)
         XCTAssertEqual(value(text, SessionMetrics.Name.bytes, ["listener": "echo", "direction": "out"]), 260)
         XCTAssertEqual(value(text, SessionMetrics.Name.openSessions, ["listener": "echo", "role": "server"]), 0, "the gauge falls when the last one closes")
         XCTAssertEqual(value(text, SessionMetrics.Name.listeners), 0)
+    }
+
+    func testClosesWithoutAScrapeAreNotRemembered() {
+        // Once a set of every closed session, which grew for the life of a service nobody scraped.
+        let (metrics, registry) = make()
+        for _ in 0..<1000 {
+            let id = SessionID.make()
+            metrics.sessionOpened(session(id, listener: "echo"))
+            metrics.sessionClosed(session(id, listener: "echo", state: .closed, reason: .peer, in: 1, out: 1))
+        }
+        XCTAssertEqual(metrics.closedDuringScrapes, 0)
+        metrics.beginScrape()
+        let late = SessionID.make()
+        metrics.sessionClosed(session(late, listener: "echo", state: .closed, reason: .peer, in: 5, out: 5))
+        XCTAssertEqual(metrics.closedDuringScrapes, 1, "a close during a scrape is remembered until it ends")
+        metrics.collect(openSessions: [session(late, listener: "echo", in: 5, out: 5)], listeners: 1)
+        XCTAssertEqual(metrics.closedDuringScrapes, 0)
+        XCTAssertEqual(value(registry.emitToString(), SessionMetrics.Name.bytes, ["listener": "echo", "direction": "in"]), 1005)
     }
 
     func testRejectionsAndConnectFailuresByKind() {
