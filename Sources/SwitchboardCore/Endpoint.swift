@@ -49,7 +49,9 @@ public enum Endpoint: Sendable, Hashable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case .host(let host, let port): host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+        // On the bytes: `contains(":")` on a String is Foundation's substring search, a tenth of
+        // the CPU of GET /v1/listeners when this was profiled.
+        case .host(let host, let port): host.utf8.contains(UInt8(ascii: ":")) ? "[\(host)]:\(port)" : "\(host):\(port)"
         case .unix(let path): "unix:\(path)"
         }
     }

@@ -86,8 +86,18 @@ final class StreamingJSONEncoderTests: XCTestCase {
         try assertSameJSON(Derived())
     }
 
+    func testIntegersAreWrittenDigitForDigit() throws {
+        func text(_ value: some Encodable) throws -> String { String(decoding: try StreamingJSONEncoder.encode(value), as: UTF8.self) }
+        XCTAssertEqual(try text([Int64.min, Int64.max, 0, -1, 10, 1_234_567_890]), "[-9223372036854775808,9223372036854775807,0,-1,10,1234567890]")
+        XCTAssertEqual(try text([UInt64.max, 0]), "[18446744073709551615,0]")
+        XCTAssertEqual(try text([Int8.min, 0, Int8.max]), "[-128,0,127]")
+        XCTAssertEqual(try text(["n": -42.0, "m": 3.25]).count, #"{"n":-42,"m":3.25}"#.count)
+    }
+
     func testNonFiniteNumbersAreRefused() {
-        XCTAssertThrowsError(try StreamingJSONEncoder.encode(["x": Double.nan]))
+        XCTAssertThrowsError(try StreamingJSONEncoder.encode(["x": Double.nan])) { error in
+            XCTAssertTrue("\(error)".contains("at x "), "\(error)")
+        }
         XCTAssertThrowsError(try StreamingJSONEncoder.encode([Double.infinity]))
     }
 
