@@ -60,7 +60,11 @@ final class RequestDeadlineHandler: ChannelDuplexHandler, RemovableChannelHandle
     typealias OutboundOut = HTTPResponsePart
 
     private let timeout: TimeAmount
-    private var deadline: Scheduled<Void>?
+    /// When the connection is closed unless a request has come in; nil while one is answered.
+    private var expiry: NIODeadline?
+    /// At most one timer per connection, moved lazily: each request used to cancel one and
+    /// schedule another, which showed in the profile of `/healthz`.
+    private var timer: Scheduled<Void>?
     /// Requests fully received and answers fully written. A client may pipeline a request
     /// while an earlier one is answered, and an answer (a 413) may go out before its request
     /// has ended: the clock runs only while every request in has been answered.
@@ -105,29 +109,43 @@ final class RequestDeadlineHandler: ChannelDuplexHandler, RemovableChannelHandle
     /// All answered: the client has the timeout to send its next request.
     private func settle(_ context: ChannelHandlerContext) {
         if requestsIn > answersOut {
-            deadline?.cancel()
-            deadline = nil
+            expiry = nil
         } else {
             arm(context)
         }
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        deadline?.cancel()
-        deadline = nil
+        stop()
         context.fireChannelInactive()
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
-        deadline?.cancel()
-        deadline = nil
+        stop()
+    }
+
+    private func stop() {
+        timer?.cancel()
+        timer = nil
+        expiry = nil
     }
 
     private func arm(_ context: ChannelHandlerContext) {
-        deadline?.cancel()
-        let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
-        deadline = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) {
-            loopBound.value.close(promise: nil)
+        let expiry = NIODeadline.now() + timeout
+        self.expiry = expiry
+        if timer == nil { schedule(context, at: expiry) }
+    }
+
+    private func schedule(_ context: ChannelHandlerContext, at deadline: NIODeadline) {
+        timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in
+            timer = nil
+            // A request is being answered: the clock starts again when it has been.
+            guard let expiry else { return }
+            if expiry <= .now() {
+                context.close(promise: nil)
+            } else {
+                schedule(context, at: expiry)
+            }
         }
     }
 }

@@ -164,4 +164,22 @@ extension LimitsTests {
         try await peer.send("late")
         try await eventually("the long-poll's answer") { connection.receivedText.contains(#""data":"late""#) }
     }
+
+    /// The idle clock restarts with every answer: a client that keeps asking is never cut,
+    /// however long it stays, and is closed once it stops.
+    func testAKeepAliveClientThatKeepsAskingIsNotCutAndIsClosedOnceIdle() async throws {
+        let service = try await ServiceProcess.start(["--request-timeout", "1"])
+        defer { Task { await service.stop() } }
+        let connection = try await TestConnection.connect(port: try XCTUnwrap(service.apiPort))
+        // 2.8 s of requests 400 ms apart: well past the timeout, never idle for it.
+        for i in 1...7 {
+            try await connection.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            try await eventually("answer \(i)") { connection.receivedText.components(separatedBy: #""status":"ok""#).count == i + 1 }
+            try await Task.sleep(for: .milliseconds(400))
+        }
+        XCTAssertFalse(connection.isClosed, "a client that kept asking was cut")
+        let idleSince = ContinuousClock.now
+        try await connection.waitForClose(timeout: .seconds(5))
+        XCTAssertGreaterThan(ContinuousClock.now - idleSince, .milliseconds(500), "closed before it was idle for the timeout")
+    }
 }
