@@ -56,7 +56,7 @@ public enum ControlAPI {
 extension ControlAPI {
     /// The HTTP/1 settings of the API's server, bound or inherited alike.
     public static func http1Configuration(limits: APILimits) -> HTTP1Channel.Configuration {
-        HTTP1Channel.Configuration(additionalChannelHandlers: [RequestDeadlineHandler(timeout: limits.requestTimeout)])
+        HTTP1Channel.Configuration(additionalChannelHandlers: [MalformedRequestHandler(), RequestDeadlineHandler(timeout: limits.requestTimeout)])
     }
 }
 

@@ -1,6 +1,7 @@
 import HTTPTypes
 import Hummingbird
 import NIOCore
+import NIOHTTP1
 import NIOHTTPTypes
 
 /// The limits one request is held to. Each has a `serve` flag; the defaults suit an operator's
@@ -149,3 +150,62 @@ final class RequestDeadlineHandler: ChannelDuplexHandler, RemovableChannelHandle
         }
     }
 }
+
+/// Answers a request NIO's HTTP parser cannot read (garbage, a header section past the
+/// decoder's 80 KiB) in the API's JSON error shape, where Hummingbird would send a bare 400
+/// with no body, and closes the connection: the stream cannot be read past the error.
+///
+/// Only when no request is in progress on the connection: otherwise an answer is already
+/// owed, and the error goes on to Hummingbird, which closes once that answer is written.
+final class MalformedRequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPRequestPart
+    typealias InboundOut = HTTPRequestPart
+    typealias OutboundIn = HTTPResponsePart
+    typealias OutboundOut = HTTPResponsePart
+
+    private var requestsStarted = 0
+    private var answersStarted = 0
+    private var answered = false
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if case .head = unwrapInboundIn(data) { requestsStarted += 1 }
+        context.fireChannelRead(data)
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        if case .head = unwrapOutboundIn(data) { answersStarted += 1 }
+        context.write(data, promise: promise)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        guard let parserError = error as? HTTPParserError, requestsStarted == answersStarted, !answered else {
+            context.fireErrorCaught(error)
+            return
+        }
+        answered = true
+        let refusal = Self.refusal(for: parserError)
+        struct Body: Encodable {
+            struct Detail: Encodable { let code: String; let message: String }
+            let error: Detail
+        }
+        let body = (try? StreamingJSONEncoder.encode(Body(error: .init(code: refusal.code, message: refusal.message)))) ?? []
+        let head = HTTPResponse(status: refusal.status, headerFields: [
+            .contentType: "application/json; charset=utf-8", .contentLength: "\(body.count)", .connection: "close",
+        ])
+        context.write(wrapOutboundOut(.head(head)), promise: nil)
+        context.write(wrapOutboundOut(.body(ByteBuffer(bytes: body))), promise: nil)
+        context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in
+            context.close(promise: nil)
+        }
+    }
+
+    static func refusal(for error: HTTPParserError) -> APIError {
+        switch error {
+        case .headerOverflow:
+            APIError(.requestHeaderFieldsTooLarge, "headers_too_large", "the request's header section is too large to read (at most 80 KiB and 1000 fields)")
+        default:
+            APIError(.badRequest, "bad_request", "the request is not HTTP/1.1 this service can read (\(error))")
+        }
+    }
+}
+

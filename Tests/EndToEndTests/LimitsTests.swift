@@ -182,4 +182,30 @@ extension LimitsTests {
         try await connection.waitForClose(timeout: .seconds(5))
         XCTAssertGreaterThan(ContinuousClock.now - idleSince, .milliseconds(500), "closed before it was idle for the timeout")
     }
+
+    /// What NIO's HTTP parser cannot read is answered in the JSON error shape too, not with a
+    /// bare 400, and the API goes on answering.
+    func testUnreadableRequestsGetJSONErrors() async throws {
+        let service = try await ServiceProcess.start()
+        defer { Task { await service.stop() } }
+        let port = try XCTUnwrap(service.apiPort)
+        let cases: [(request: String, status: String, code: String)] = [
+            ("GET /v1/info HTTP/1.1\r\nHost: x\r\nX-Big: " + String(repeating: "a", count: 90_000) + "\r\n\r\n", "431", "headers_too_large"),
+            ("GARBAGE\r\n\r\n", "400", "bad_request"),
+            ("GET /healthz HTTP/1.1\r\nContent-Length: x\r\n\r\n", "400", "bad_request"),
+        ]
+        for (request, status, code) in cases {
+            let connection = try await TestConnection.connect(port: port)
+            try await connection.send(request)
+            try await connection.waitForClose(timeout: .seconds(5))
+            let answer = connection.receivedText
+            XCTAssertTrue(answer.hasPrefix("HTTP/1.1 \(status) "), answer)
+            XCTAssertTrue(answer.contains("application/json"), answer)
+            let body = try XCTUnwrap(answer.components(separatedBy: "\r\n\r\n").last)
+            let parsed = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any], answer)
+            XCTAssertEqual((parsed["error"] as? [String: Any])?["code"] as? String, code, answer)
+        }
+        let health = try await service.api.get("/healthz")
+        XCTAssertEqual(health.status, 200)
+    }
 }
