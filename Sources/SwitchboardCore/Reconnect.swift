@@ -106,7 +106,7 @@ final class Reconnector: Sendable {
                         break
                     }
                     report(status)
-                    try? await session.channel.closeFuture.get()
+                    try? await session.closeFuture.get()
                     let reason = session.info.closeReason?.description ?? "closed"
                     failures = 0
                     mutable.withLock { $0.lastError = "connection ended: \(reason)" }

@@ -477,7 +477,7 @@ public final class Switchboard: Sendable {
     /// half does not read: what the client sends (its FIN too) waits in the kernel, not lost.
     private func connectUpstream(for downstream: RelayHandler, to endpoint: Endpoint, listener spec: ListenerSpec, resetOnFailure: Bool) {
         let accepted = downstream.session
-        let loop = accepted.channel.eventLoop
+        let loop = accepted.eventLoop
         guard reserveSessionSlot() else {
             let error = SwitchboardError(.limitReached, "the service's session limit (\(maxSessions)) is reached; the upstream was not connected")
             observers.forEach { $0.connectFailed(listener: spec.name, name: nil, error: error) }
@@ -678,8 +678,14 @@ public final class Switchboard: Sendable {
         guard session.isOpen else { return }
         await session.close(reset: reset)
         // The handler reports the close from channelInactive; make sure the caller sees it either way.
-        try? await session.channel.closeFuture.get()
+        try? await session.closeFuture.get()
         if session.markClosed() { didClose(session) }
+    }
+
+    /// The channel a session holds, for tests: nil once it is closed, also while the closed
+    /// session is still kept for queries.
+    func channel(ofSession id: SessionID) -> (any Channel)? {
+        (try? find(id))?.channel
     }
 
     private func find(_ id: SessionID) throws(SwitchboardError) -> Session {

@@ -1,7 +1,7 @@
 import Logging
 import NIOCore
 import NIOPosix
-import SwitchboardCore
+@testable import SwitchboardCore
 import SwitchboardTestSupport
 import XCTest
 
@@ -46,6 +46,24 @@ final class SwitchboardTests: XCTestCase {
         let listener = try switchboard.listener(named: "l")
         XCTAssertEqual(listener.totalSessions, 1)
         XCTAssertEqual(listener.bytesIn, 100_000)
+    }
+
+    func testAClosedSessionStaysQueryableButLetsGoOfItsChannel() async throws {
+        let port = try await listen(.echo)
+        let peer = try await TestConnection.connect(port: port)
+        try await peer.send("hello")
+        _ = try await peer.read(atLeast: 5)
+        let id = try await onlySession().id
+        weak let channel = try XCTUnwrap(switchboard.channel(ofSession: id)) as AnyObject
+        XCTAssertNotNil(channel)
+        await peer.close()
+        try await eventually("the session to close") { switchboard.sessions(.init(state: .closed)).count == 1 }
+        XCTAssertNil(switchboard.channel(ofSession: id))
+        // Once NIO is done with it, nothing keeps the channel alive: not the closed session.
+        try await eventually("the channel to be freed") { channel == nil }
+        XCTAssertEqual(try switchboard.session(id).bytesIn, 5)
+        let messages = try await switchboard.messages(id, after: 0, wait: .zero)
+        XCTAssertEqual(messages.messages.count, 2, "the transcript outlives the channel")
     }
 
     func testReplyAnswersEachChunkAndCanCloseAfterTheFirst() async throws {
