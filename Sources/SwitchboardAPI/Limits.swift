@@ -153,10 +153,12 @@ final class RequestDeadlineHandler: ChannelDuplexHandler, RemovableChannelHandle
 
 /// Answers a request NIO's HTTP parser cannot read (garbage, a header section past the
 /// decoder's 80 KiB) in the API's JSON error shape, where Hummingbird would send a bare 400
-/// with no body, and closes the connection: the stream cannot be read past the error.
+/// with no body; the stream cannot be read past the error, so the service then stops writing
+/// and lets the client close (or the request timeout end it).
 ///
-/// Only when no request is in progress on the connection: otherwise an answer is already
-/// owed, and the error goes on to Hummingbird, which closes once that answer is written.
+/// Only between exchanges: when every request that started has ended and has been answered in
+/// full. Otherwise an answer is being written (a stream, a large page) or is owed (a 413 sent
+/// before its body ended), and the error goes on to Hummingbird, which closes after that answer.
 final class MalformedRequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPRequestPart
     typealias InboundOut = HTTPRequestPart
@@ -164,21 +166,32 @@ final class MalformedRequestHandler: ChannelDuplexHandler, RemovableChannelHandl
     typealias OutboundOut = HTTPResponsePart
 
     private var requestsStarted = 0
-    private var answersStarted = 0
+    private var requestsEnded = 0
+    private var answersEnded = 0
     private var answered = false
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        if case .head = unwrapInboundIn(data) { requestsStarted += 1 }
+        guard !answered else { return }
+        switch unwrapInboundIn(data) {
+        case .head: requestsStarted += 1
+        case .end: requestsEnded += 1
+        case .body: break
+        }
         context.fireChannelRead(data)
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        if case .head = unwrapOutboundIn(data) { answersStarted += 1 }
+        if case .end = unwrapOutboundIn(data) { answersEnded += 1 }
         context.write(data, promise: promise)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        guard let parserError = error as? HTTPParserError, requestsStarted == answersStarted, !answered else {
+        // After the answer the decoder reports every further byte as an error: the client is
+        // still sending what was refused. Closing now would reset the connection and could
+        // lose the answer, so those are dropped until the client closes.
+        if answered { return }
+        guard let parserError = error as? HTTPParserError,
+              requestsStarted == requestsEnded, requestsEnded == answersEnded else {
             context.fireErrorCaught(error)
             return
         }
@@ -195,7 +208,7 @@ final class MalformedRequestHandler: ChannelDuplexHandler, RemovableChannelHandl
         context.write(wrapOutboundOut(.head(head)), promise: nil)
         context.write(wrapOutboundOut(.body(ByteBuffer(bytes: body))), promise: nil)
         context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in
-            context.close(promise: nil)
+            context.close(mode: .output, promise: nil)
         }
     }
 

@@ -145,7 +145,9 @@ private final class ValueEncoder: Encoder {
     enum Shape { case none, object, array }
 
     let output: Output
-    private let parent: ValueEncoder?
+    /// Unowned: a parent keeps its open children in `nested`, and a strong link back would
+    /// leak both when an `encode(to:)` throws before `finish()`. The root outlives them all.
+    private unowned let parent: ValueEncoder?
     private let key: (any CodingKey)?
     var codingPath: [any CodingKey] {
         var path = parent?.codingPath ?? []
@@ -397,6 +399,19 @@ private struct Single: SingleValueEncodingContainer {
     mutating func encode(_ value: String) throws {
         encoder.count += 1
         encoder.output.string(value)
+    }
+
+    // The standard library's defaults for these throw "not implemented".
+    @available(macOS 15.0, *)
+    mutating func encode(_ value: Int128) throws {
+        encoder.count += 1
+        encoder.output.integer(value)
+    }
+
+    @available(macOS 15.0, *)
+    mutating func encode(_ value: UInt128) throws {
+        encoder.count += 1
+        encoder.output.integer(value)
     }
 }
 

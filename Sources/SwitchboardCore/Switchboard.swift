@@ -173,6 +173,9 @@ public final class Switchboard: Sendable {
         var closedBytes = 0
         var totalSessions: UInt64 = 0
         var shuttingDown = false
+        /// Per forward listener: when its last failed upstream connect was logged at info, and
+        /// how many were not logged since.
+        var upstreamFailureLogs: [String: (at: ContinuousClock.Instant, quiet: Int)] = [:]
     }
     private let state = Mutex(State())
     let dataReporter: DataReporter
@@ -472,6 +475,29 @@ public final class Switchboard: Sendable {
         return channel.eventLoop.makeSucceededVoidFuture()
     }
 
+    /// A down upstream fails every connection: one line a listener every 10 s at info (with how
+    /// many were not logged), the rest at debug, so the journal is not flooded (journald drops
+    /// lines past its rate limit). Each failure is still an event and a metric.
+    private func logUpstreamFailure(listener: String, session: SessionID, message: String) {
+        let now = ContinuousClock.now
+        let quiet = state.withLock { s -> Int? in
+            if let last = s.upstreamFailureLogs[listener], now - last.at < .seconds(10) {
+                s.upstreamFailureLogs[listener]!.quiet += 1
+                return nil
+            }
+            let quiet = s.upstreamFailureLogs[listener]?.quiet ?? 0
+            s.upstreamFailureLogs[listener] = (now, 0)
+            return quiet
+        }
+        var metadata: Logger.Metadata = ["listener": "\(listener)", "session": "\(session)", "error": "\(message)"]
+        if let quiet {
+            if quiet > 0 { metadata["not_logged_since"] = "\(quiet)" }
+            logger.info("upstream connection failed", metadata: metadata)
+        } else {
+            logger.debug("upstream connection failed", metadata: metadata)
+        }
+    }
+
     /// Opens the upstream half of a forwarded connection on the accepted channel's own event
     /// loop, so the two halves never hop between threads. Until it is connected the accepted
     /// half does not read: what the client sends (its FIN too) waits in the kernel, not lost.
@@ -500,7 +526,7 @@ public final class Switchboard: Sendable {
             case .failure(let error):
                 releaseSessionSlot()
                 let failure = Self.connectError(error, endpoint: endpoint, timeout: timeout)
-                logger.info("upstream connection failed", metadata: ["listener": "\(spec.name)", "session": "\(accepted.id)", "error": "\(failure.message)"])
+                logUpstreamFailure(listener: spec.name, session: accepted.id, message: failure.message)
                 observers.forEach { $0.connectFailed(listener: spec.name, name: nil, error: failure) }
                 downstream.fail(.error("upstream: \(failure.message)"), reset: resetOnFailure)
             case .success(let channel):

@@ -94,15 +94,15 @@ public final class SessionMetrics: SwitchboardObserver {
     }
 
     /// A scrape is about to list the open sessions; its `collect(openSessions:listeners:)` ends it.
-    public func beginScrape() {
+    package func beginScrape() {
         state.withLock { $0.scrapesInFlight += 1 }
     }
 
     /// Sessions remembered as closed during a scrape (for tests: none once no scrape runs).
-    public var closedDuringScrapes: Int { state.withLock { $0.closedWhileListed.count } }
+    package var closedDuringScrapes: Int { state.withLock { $0.closedWhileListed.count } }
 
     /// `collect(from:)` with its inputs spelled out, for tests: `beginScrape()`, then the list.
-    public func collect(openSessions: [SessionInfo], listeners: Int) {
+    package func collect(openSessions: [SessionInfo], listeners: Int) {
         var open: [[String]: Int] = [:]
         // By listener and role: a forwarded pair's two halves carry the same bytes, told apart by role.
         var bytes: [[String]: (in: UInt64, out: UInt64)] = [:]

@@ -393,7 +393,8 @@ struct StartFailure: Error, CustomStringConvertible {
 enum EventLoopCount {
     static func usableCPUs(status: String? = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) -> Int {
         let affinity = status.flatMap(allowedCPUs(status:))
-        return Swift.max(1, Swift.min(affinity ?? System.coreCount, System.coreCount))
+        // At most 256, the most --event-loops takes: a bigger machine still starts.
+        return Swift.max(1, Swift.min(affinity ?? System.coreCount, System.coreCount, 256))
     }
 
     /// The CPUs in the `Cpus_allowed:` mask of /proc/self/status (hex words separated by commas);

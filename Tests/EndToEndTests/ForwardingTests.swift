@@ -187,4 +187,21 @@ extension ForwardingTests {
         try await eventually("5 open again") { (try await service.api.get("/v1/info"))["open_sessions"] as? Int == 5 }
         XCTAssertFalse(admitted.isClosed)
     }
+
+    /// A down upstream fails every connection: the journal gets one line, not one a connection,
+    /// while every failure is still counted in the history.
+    func testADownUpstreamIsLoggedOnceNotPerConnection() async throws {
+        let service = try await ServiceProcess.start()
+        defer { Task { await service.stop() } }
+        let nobody = try freePort()
+        let created = try await service.api.post("/v1/listeners", json: #"{"name":"fwd","address":"127.0.0.1:0","mode":"forward","forward_to":"127.0.0.1:\#(nobody)"}"#)
+        XCTAssertEqual(created.status, 201, created.text)
+        for _ in 0..<20 {
+            let client = try await TestConnection.connect(port: port(of: created))
+            try await client.waitForClose()
+        }
+        try await eventually("20 failed sessions in the history") { try await self.sessions(service, "listener=fwd&state=closed").count == 20 }
+        let lines = service.output.components(separatedBy: "upstream connection failed").count - 1
+        XCTAssertEqual(lines, 1, service.output)
+    }
 }

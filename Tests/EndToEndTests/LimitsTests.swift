@@ -208,4 +208,19 @@ extension LimitsTests {
         let health = try await service.api.get("/healthz")
         XCTAssertEqual(health.status, 200)
     }
+
+    /// Garbage after a request whose answer is still being written (a live event stream) is
+    /// not answered in the middle of that answer: the stream goes on, whole.
+    func testGarbageDuringAStreamedAnswerDoesNotSpliceIntoIt() async throws {
+        let service = try await ServiceProcess.start()
+        defer { Task { await service.stop() } }
+        let connection = try await TestConnection.connect(port: try XCTUnwrap(service.apiPort))
+        try await connection.send("GET /v1/events HTTP/1.1\r\nHost: x\r\n\r\n")
+        try await eventually("the stream to open") { connection.receivedText.contains(": switchboard live events") }
+        try await connection.send("GARBAGE\r\n\r\n")
+        let created = try await service.api.post("/v1/listeners", json: #"{"name":"after-garbage","address":"127.0.0.1:0","mode":"echo"}"#)
+        XCTAssertEqual(created.status, 201, created.text)
+        try await eventually("the event after the garbage") { connection.receivedText.contains("after-garbage") }
+        XCTAssertFalse(connection.receivedText.contains("HTTP/1.1 400"), connection.receivedText)
+    }
 }

@@ -91,6 +91,8 @@ final class StreamingJSONEncoderTests: XCTestCase {
         XCTAssertEqual(try text([Int64.min, Int64.max, 0, -1, 10, 1_234_567_890]), "[-9223372036854775808,9223372036854775807,0,-1,10,1234567890]")
         XCTAssertEqual(try text([UInt64.max, 0]), "[18446744073709551615,0]")
         XCTAssertEqual(try text([Int8.min, 0, Int8.max]), "[-128,0,127]")
+        XCTAssertEqual(try text(["big": Int128.min, "bigger": Int128.max]).count, #"{"big":-170141183460469231731687303715884105728,"bigger":170141183460469231731687303715884105727}"#.count)
+        XCTAssertEqual(try text([UInt128.max]), "[340282366920938463463374607431768211455]")
         XCTAssertEqual(try text(["n": -42.0, "m": 3.25]).count, #"{"n":-42,"m":3.25}"#.count)
     }
 
