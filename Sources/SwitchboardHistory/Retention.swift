@@ -24,10 +24,12 @@ extension HistoryDatabase {
             let deleted = try await pool.write { db -> Int in
                 var ids: [String] = []
                 if let days = policy.days {
-                    let cutoff = RFC3339.format(now.addingTimeInterval(-Double(days) * 86_400))
+                    let cutoff = now.addingTimeInterval(-Double(days) * 86_400)
+                    // The id bound (a ULID starts with its opening millisecond, 2 ms of slack)
+                    // ends the walk at the first session young enough, with nothing to prune too.
                     ids = try String.fetchAll(db, sql: """
-                        SELECT id FROM sessions WHERE state != 'open' AND opened_at < ? ORDER BY id LIMIT ?
-                        """, arguments: [cutoff, chunk])
+                        SELECT id FROM sessions WHERE id < ? AND state != 'open' AND opened_at < ? ORDER BY id LIMIT ?
+                        """, arguments: [SessionID.lowerBound(at: cutoff.addingTimeInterval(0.002)), RFC3339.format(cutoff), chunk])
                 }
                 if ids.isEmpty, let keep = policy.sessions {
                     // The newest `keep` sessions stay; older ones go.
