@@ -65,6 +65,24 @@ public struct EventStreamClient: Sendable {
         return String(decoding: out, as: UTF8.self)
     }
 
+    /// The sizes of the body's chunks so far (chunked transfer encoding).
+    public var chunkSizes: [Int] {
+        guard let end = headEnd else { return [] }
+        let bytes = Array(connection.received[end...])
+        var sizes: [Int] = []
+        var index = 0
+        while let lineEnd = bytes[index...].firstRange(of: Array("\r\n".utf8)) {
+            let sizeText = String(decoding: bytes[index..<lineEnd.lowerBound], as: UTF8.self).split(separator: ";").first ?? ""
+            guard let size = Int(sizeText, radix: 16), size > 0 else { break }
+            let start = lineEnd.upperBound
+            guard start + size <= bytes.count else { break }
+            sizes.append(size)
+            index = start + size + 2
+            guard index <= bytes.count else { break }
+        }
+        return sizes
+    }
+
     /// Every complete event so far, in order.
     public var events: [SSEEvent] {
         var events: [SSEEvent] = []

@@ -130,6 +130,26 @@ final class EventsAPITests: XCTestCase {
         }
     }
 
+    /// A replay of thousands of events goes out in pieces, not as one chunk of megabytes that a
+    /// client's HTTP library must read whole before it hands over the first event.
+    func testALargeReplayIsWrittenInPieces() async throws {
+        try await withAPIContext { api, _ in
+            // 600 events of ~450 bytes: about 270 KB.
+            let padding = String(repeating: "p", count: 60)
+            for i in 0..<300 {
+                _ = try await api.post("/v1/listeners", json: #"{"name":"\#(i)\#(padding)","address":"127.0.0.1:0","mode":"hold"}"#)
+                _ = try await api.delete("/v1/listeners/\(i)\(padding)")
+            }
+            let resumed = try await EventStreamClient.open(port: api.port, "/v1/events", headers: [("Last-Event-ID", "0")])
+            let replayed = try await resumed.waitForEvents("the whole replay") { $0.count >= 600 }
+            XCTAssertEqual(replayed.count, 600)
+            let sizes = resumed.chunkSizes
+            XCTAssertGreaterThan(sizes.count, 4, "\(sizes)")
+            XCTAssertLessThan(sizes.max() ?? 0, 64 * 1024 + 4096, "\(sizes)")
+            await resumed.close()
+        }
+    }
+
     func testAClientThatNeverReadsIsDroppedAndTheServiceKeepsAnswering() async throws {
         var limits = EventHub.Limits()
         limits.clientBuffer = 8

@@ -109,9 +109,18 @@ struct EventStream {
         while !Task.isCancelled {
             switch await subscription.next(until: lastWrite + limits.keepAlive) {
             case .events(let events):
+                // In pieces of about 64 KiB: a resumed client's replay can be the whole ring
+                // (10,000 events, megabytes), which as one chunk was held in memory at once and
+                // had to be read whole before a client's HTTP library handed over an event.
                 var buffer = ByteBuffer()
-                for event in events { buffer.writeString(event.render(encoder)) }
-                try await box.writer.write(buffer)
+                for event in events {
+                    buffer.writeString(event.render(encoder))
+                    if buffer.readableBytes >= 64 * 1024 {
+                        try await box.writer.write(buffer)
+                        buffer.clear()
+                    }
+                }
+                if buffer.readableBytes > 0 { try await box.writer.write(buffer) }
             case .idle:
                 guard !Task.isCancelled else { return }
                 try await box.writer.write(ByteBuffer(string: ": keep-alive\n\n"))
