@@ -68,7 +68,7 @@ public final class HistoryDatabase: Sendable {
                     UPDATE sessions
                     SET state = 'interrupted', close_reason = 'interrupted',
                         closed_at = max(opened_at, ?)
-                    WHERE state = 'open'
+                    WHERE state = 'open' AND state != 'closed'
                     """,
                 arguments: [lastAlive]
             )

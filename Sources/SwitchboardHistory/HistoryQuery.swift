@@ -48,7 +48,12 @@ public struct HistoryFilter: Sendable {
         // 2 ms for an empty first page. Alone, state may use its index.
         let selective = listener != nil || name != nil
         if let role { add(selective ? "+role = ?" : "role = ?", role.rawValue) }
-        if let state { add(selective ? "+state = ?" : "state = ?", state.rawValue) }
+        if let state {
+            add(selective ? "+state = ?" : "state = ?", state.rawValue)
+            // The state index holds only sessions that are not closed; SQLite uses a partial
+            // index only when the query states its condition word for word.
+            if !selective && state != .closed { clauses.append("state != 'closed'") }
+        }
         if let remote {
             let escaped = remote.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(of: "_", with: "\\_")
             add("remote_address LIKE ? ESCAPE '\\'", escaped + "%")

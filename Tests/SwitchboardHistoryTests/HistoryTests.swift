@@ -256,6 +256,31 @@ final class HistoryTests: XCTestCase {
         XCTAssertEqual(stats.reduce(0) { $0 + $1.sessions }, 2)
     }
 
+    /// The state index holds only sessions that are not closed (migration 0006), and SQLite
+    /// uses such an index only when the query repeats its condition: the few open or
+    /// interrupted sessions among a million must still be found through it.
+    func testOpenAndInterruptedFiltersUseThePartialStateIndex() async throws {
+        let database = try HistoryDatabase(path: path)
+        func plan(_ filter: HistoryFilter) async throws -> String {
+            let (clause, arguments) = filter.sql(before: "01ZZZZZZZZZZZZZZZZZZZZZZZZ")
+            return try await database.pool.read { db in
+                try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN SELECT * FROM sessions \(clause) ORDER BY id DESC LIMIT 101", arguments: arguments)
+                    .map { $0["detail"] as String }.joined(separator: "; ")
+            }
+        }
+        for state in [HistoryState.open, .interrupted] {
+            let used = try await plan(HistoryFilter(state: state))
+            XCTAssertTrue(used.contains("sessions_by_state"), "\(state): \(used)")
+        }
+        let closed = try await plan(HistoryFilter(state: .closed))
+        XCTAssertFalse(closed.contains("sessions_by_state"), closed)
+        let interruptedAtStart = try await database.pool.read { db in
+            try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN UPDATE sessions SET state = 'interrupted' WHERE state = 'open' AND state != 'closed'")
+                .map { $0["detail"] as String }.joined()
+        }
+        XCTAssertTrue(interruptedAtStart.contains("sessions_by_state"), interruptedAtStart)
+    }
+
     func testRetentionPrunesOldClosedSessionsAndKeepsOpenOnes() async throws {
         let database = try HistoryDatabase(path: path)
         let old = Date().addingTimeInterval(-10 * 86_400)
