@@ -49,38 +49,31 @@ public struct EventStreamClient: Sendable {
     /// The body so far, chunked transfer encoding taken off.
     public var body: String {
         guard let end = headEnd else { return "" }
-        let bytes = Array(connection.received[end...])
-        guard head.lowercased().contains("transfer-encoding: chunked") else { return String(decoding: bytes, as: UTF8.self) }
-        var out: [UInt8] = []
-        var index = 0
-        while let lineEnd = bytes[index...].firstRange(of: Array("\r\n".utf8)) {
-            let sizeText = String(decoding: bytes[index..<lineEnd.lowerBound], as: UTF8.self).split(separator: ";").first ?? ""
-            guard let size = Int(sizeText, radix: 16), size > 0 else { break }
-            let start = lineEnd.upperBound
-            guard start + size <= bytes.count else { break }
-            out += bytes[start..<start + size]
-            index = start + size + 2
-            guard index <= bytes.count else { break }
+        guard head.lowercased().contains("transfer-encoding: chunked") else {
+            return String(decoding: connection.received[end...], as: UTF8.self)
         }
-        return String(decoding: out, as: UTF8.self)
+        return String(decoding: chunks.joined(), as: UTF8.self)
     }
 
     /// The sizes of the body's chunks so far (chunked transfer encoding).
-    public var chunkSizes: [Int] {
+    public var chunkSizes: [Int] { chunks.map(\.count) }
+
+    /// The complete chunks of a chunked body so far.
+    private var chunks: [ArraySlice<UInt8>] {
         guard let end = headEnd else { return [] }
         let bytes = Array(connection.received[end...])
-        var sizes: [Int] = []
+        var chunks: [ArraySlice<UInt8>] = []
         var index = 0
         while let lineEnd = bytes[index...].firstRange(of: Array("\r\n".utf8)) {
             let sizeText = String(decoding: bytes[index..<lineEnd.lowerBound], as: UTF8.self).split(separator: ";").first ?? ""
             guard let size = Int(sizeText, radix: 16), size > 0 else { break }
             let start = lineEnd.upperBound
             guard start + size <= bytes.count else { break }
-            sizes.append(size)
+            chunks.append(bytes[start..<start + size])
             index = start + size + 2
             guard index <= bytes.count else { break }
         }
-        return sizes
+        return chunks
     }
 
     /// Every complete event so far, in order.
