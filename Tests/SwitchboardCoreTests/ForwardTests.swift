@@ -98,9 +98,13 @@ final class ForwardTests: XCTestCase {
             XCTAssertTrue("\(error)".contains("reset"), "\(error)")
             return
         }
-        try? await client.send("x")
+        // On a loaded machine the RST can also come before this write, which then fails (and
+        // the read side sees no error): a reset either way, never an orderly FIN.
+        var sendError: (any Error)?
+        do { try await client.send("x") } catch { sendError = error }
         try await client.waitForClose()
-        XCTAssertEqual((client.closeError as? IOError)?.errnoCode, ECONNRESET)
+        let errno = (client.closeError as? IOError)?.errnoCode ?? (sendError as? IOError)?.errnoCode
+        XCTAssertTrue(errno == ECONNRESET || errno == EPIPE, "read: \(String(describing: client.closeError)), write: \(String(describing: sendError))")
     }
 
     func testAResetIsPassedOnAsAReset() async throws {
