@@ -173,9 +173,9 @@ public final class Switchboard: Sendable {
         var closedBytes = 0
         var totalSessions: UInt64 = 0
         var shuttingDown = false
-        /// Per forward listener: when its last failed upstream connect was logged at info, and
-        /// how many were not logged since.
-        var upstreamFailureLogs: [String: (at: ContinuousClock.Instant, quiet: Int)] = [:]
+        /// Per repeating log line (a listener's failed upstream, a session reconnecting): when
+        /// it was last logged at info, and how many were not logged since.
+        var quietLogs: [String: (at: ContinuousClock.Instant, quiet: Int)] = [:]
     }
     private let state = Mutex(State())
     let dataReporter: DataReporter
@@ -475,27 +475,31 @@ public final class Switchboard: Sendable {
         return channel.eventLoop.makeSucceededVoidFuture()
     }
 
-    /// A down upstream fails every connection: one line a listener every 10 s at info (with how
-    /// many were not logged), the rest at debug, so the journal is not flooded (journald drops
-    /// lines past its rate limit). Each failure is still an event and a metric.
-    private func logUpstreamFailure(listener: String, session: SessionID, message: String) {
+    /// Lines that can repeat for every connection or attempt (a down upstream fails each
+    /// connection; a session whose connections end at once reconnects again and again): one
+    /// line a key every 10 s at info, with how many were not logged, the rest at debug, so the
+    /// journal is not flooded (journald drops lines past its rate limit). Each occurrence is
+    /// still an event and a metric.
+    private func logRepeating(_ message: Logger.Message, key: String, metadata: @autoclosure () -> Logger.Metadata) {
         let now = ContinuousClock.now
         let quiet = state.withLock { s -> Int? in
-            if let last = s.upstreamFailureLogs[listener], now - last.at < .seconds(10) {
-                s.upstreamFailureLogs[listener]!.quiet += 1
+            if let last = s.quietLogs[key], now - last.at < .seconds(10) {
+                s.quietLogs[key]!.quiet += 1
                 return nil
             }
-            let quiet = s.upstreamFailureLogs[listener]?.quiet ?? 0
-            s.upstreamFailureLogs[listener] = (now, 0)
+            let quiet = s.quietLogs[key]?.quiet ?? 0
+            // Keys of listeners and sessions long gone are let go of.
+            if s.quietLogs.count >= 1024 { s.quietLogs = s.quietLogs.filter { now - $0.value.at < .seconds(10) } }
+            s.quietLogs[key] = (now, 0)
             return quiet
         }
-        var metadata: Logger.Metadata = ["listener": "\(listener)", "session": "\(session)", "error": "\(message)"]
-        if let quiet {
-            if quiet > 0 { metadata["not_logged_since"] = "\(quiet)" }
-            logger.info("upstream connection failed", metadata: metadata)
-        } else {
-            logger.debug("upstream connection failed", metadata: metadata)
+        guard let quiet else {
+            logger.debug(message, metadata: metadata())
+            return
         }
+        var metadata = metadata()
+        if quiet > 0 { metadata["not_logged_since"] = "\(quiet)" }
+        logger.info(message, metadata: metadata)
     }
 
     /// Opens the upstream half of a forwarded connection on the accepted channel's own event
@@ -526,7 +530,8 @@ public final class Switchboard: Sendable {
             case .failure(let error):
                 releaseSessionSlot()
                 let failure = Self.connectError(error, endpoint: endpoint, timeout: timeout)
-                logUpstreamFailure(listener: spec.name, session: accepted.id, message: failure.message)
+                logRepeating("upstream connection failed", key: "upstream \(spec.name)",
+                             metadata: ["listener": "\(spec.name)", "session": "\(accepted.id)", "error": "\(failure.message)"])
                 observers.forEach { $0.connectFailed(listener: spec.name, name: nil, error: failure) }
                 downstream.fail(.error("upstream: \(failure.message)"), reset: resetOnFailure)
             case .success(let channel):
@@ -824,9 +829,10 @@ public final class Switchboard: Sendable {
         let firstResult = FirstResult()
         reconnector.start(open: { [self] spec throws(SwitchboardError) in
             try await self.openOutbound(spec)
-        }, report: { [self, logger] status in
+        }, report: { [self] status in
             if status.state == .waiting {
-                logger.info("reconnecting session waiting", metadata: ["name": "\(status.name)", "error": "\(status.lastError ?? "")", "failures": "\(status.failures)"])
+                logRepeating("reconnecting session waiting", key: "reconnect \(status.name)",
+                             metadata: ["name": "\(status.name)", "error": "\(status.lastError ?? "")", "failures": "\(status.failures)"])
             }
             observers.forEach { $0.sessionReconnecting(status) }
             if status.state != .connecting { firstResult.resume() }

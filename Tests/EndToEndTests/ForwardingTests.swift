@@ -204,4 +204,19 @@ extension ForwardingTests {
         let lines = service.output.components(separatedBy: "upstream connection failed").count - 1
         XCTAssertEqual(lines, 1, service.output)
     }
+
+    /// A reconnecting session whose connections end at once cycles for ever: the journal gets
+    /// a line every 10 s, not one a cycle.
+    func testAReconnectingSessionThatKeepsCyclingIsLoggedOnce() async throws {
+        let service = try await ServiceProcess.start()
+        defer { Task { await service.stop() } }
+        // Each connection idles out after 20 ms, and the session comes back 10 ms later.
+        let target = try await service.api.post("/v1/listeners", json: #"{"name":"short","address":"127.0.0.1:0","mode":"hold","idle_timeout_ms":20}"#)
+        XCTAssertEqual(target.status, 201, target.text)
+        let session = try await service.api.post("/v1/sessions", json: #"{"connect":"127.0.0.1:\#(port(of: target))","name":"cycling","reconnect":{"initial_ms":10,"max_ms":10}}"#)
+        XCTAssertEqual(session.status, 201, session.text)
+        try await eventually("ten cycles in the history") { try await self.sessions(service, "name=cycling&state=closed").count >= 10 }
+        let lines = service.output.components(separatedBy: "reconnecting session waiting").count - 1
+        XCTAssertEqual(lines, 1, service.output)
+    }
 }
