@@ -173,11 +173,12 @@ public final class Switchboard: Sendable {
         var closedBytes = 0
         var totalSessions: UInt64 = 0
         var shuttingDown = false
-        /// Per repeating log line (a listener's failed upstream, a session reconnecting): when
-        /// it was last logged at info, and how many were not logged since.
-        var quietLogs: [String: (at: ContinuousClock.Instant, quiet: Int)] = [:]
     }
     private let state = Mutex(State())
+    /// Per repeating log line (a listener's failed upstream, a session reconnecting): when it
+    /// was last logged at info, and how many were not logged since. Its own lock: this is log
+    /// bookkeeping, not the sessions' state that every accept and close takes.
+    private let quietLogs = Mutex<[String: (at: ContinuousClock.Instant, quiet: Int)]>([:])
     let dataReporter: DataReporter
     /// Open sessions plus connections being set up; each holds a file descriptor.
     private let liveSessions = Atomic<Int>(0)
@@ -482,15 +483,19 @@ public final class Switchboard: Sendable {
     /// still an event and a metric.
     private func logRepeating(_ message: Logger.Message, key: String, metadata: @autoclosure () -> Logger.Metadata) {
         let now = ContinuousClock.now
-        let quiet = state.withLock { s -> Int? in
-            if let last = s.quietLogs[key], now - last.at < .seconds(10) {
-                s.quietLogs[key]!.quiet += 1
+        let quiet = quietLogs.withLock { logs -> Int? in
+            if let last = logs[key], now - last.at < .seconds(10) {
+                logs[key]!.quiet += 1
                 return nil
             }
-            let quiet = s.quietLogs[key]?.quiet ?? 0
-            // Keys of listeners and sessions long gone are let go of.
-            if s.quietLogs.count >= 1024 { s.quietLogs = s.quietLogs.filter { now - $0.value.at < .seconds(10) } }
-            s.quietLogs[key] = (now, 0)
+            let quiet = logs[key]?.quiet ?? 0
+            // Bounded: past 1,024 keys the stale ones go, and if all are fresh, all go (at
+            // worst a few more lines at info), so this is not a scan on every call.
+            if logs.count >= 1024 {
+                logs = logs.filter { now - $0.value.at < .seconds(10) }
+                if logs.count >= 1024 { logs.removeAll() }
+            }
+            logs[key] = (now, 0)
             return quiet
         }
         guard let quiet else {
