@@ -36,15 +36,21 @@ final class EchoHandler: ChannelInboundHandler {
     }
 }
 
+func usage() -> Never {
+    let text = Array("usage: nio-echo [-p PORT] [-t LOOPS]   (PORT 0-65535, LOOPS 1-256)\n".utf8)
+    _ = text.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+    exit(2)
+}
+
 var port = 0
 var loops = System.coreCount
 var arguments = CommandLine.arguments.dropFirst()
 while let flag = arguments.popFirst() {
-    guard let value = arguments.popFirst().flatMap({ Int($0) }) else { fatalError("usage: nio-echo [-p PORT] [-t LOOPS]") }
+    guard let value = arguments.popFirst().flatMap({ Int($0) }) else { usage() }
     switch flag {
-    case "-p": port = value
-    case "-t": loops = value
-    default: fatalError("usage: nio-echo [-p PORT] [-t LOOPS]")
+    case "-p" where (0...65535).contains(value): port = value
+    case "-t" where (1...256).contains(value): loops = value
+    default: usage()
     }
 }
 let group = MultiThreadedEventLoopGroup(numberOfThreads: loops)
