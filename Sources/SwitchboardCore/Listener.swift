@@ -140,18 +140,23 @@ final class Listener: Sendable {
         mutable.withLock { $0.boundAddress }.flatMap { try? Endpoint(parsing: $0) }
     }
 
-    /// Admits a new connection unless `max_sessions` is reached; refused ones are counted.
-    func admit(_ session: Session) -> Bool {
+    /// Admits a new connection unless `max_sessions` is reached or the listener is being
+    /// deleted; refused ones are counted. Under the same lock as `deactivate`, so a session is
+    /// either in `openSessions` when a delete with close_sessions looks, or refused.
+    func admit(_ session: Session) -> Admission {
         mutable.withLock { m in
+            guard m.active else { return .stopped }
             if let max = spec.maxSessions, m.open.count >= max {
                 m.rejected += 1
-                return false
+                return .full
             }
             m.accepted += 1
             m.open[session.id] = session
-            return true
+            return .admitted
         }
     }
+
+    enum Admission { case admitted, full, stopped }
 
     /// Counts a connection turned away before it became a session (the service's limit).
     func countRejected() {

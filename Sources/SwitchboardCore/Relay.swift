@@ -82,6 +82,15 @@ final class RelayHandler: ChannelDuplexHandler {
 
     func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
+        // A channel NIO closed before it was ever registered (its listener closed just after
+        // the accept) never goes inactive; its handlers are only removed. The session ends here
+        // then, or it would stay open with no socket and hold a session slot for ever.
+        if !ended {
+            ended = true
+            session.noteCloseReason(.local)
+            if session.markClosed() { onClose(session) }
+            partner?.closeForPartner(reset: false)
+        }
         self.partner = nil
         self.early = []
     }

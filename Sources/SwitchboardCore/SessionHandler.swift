@@ -126,6 +126,14 @@ final class SessionHandler: ChannelDuplexHandler {
         context.fireChannelInactive()
     }
 
+    func handlerRemoved(context: ChannelHandlerContext) {
+        // A channel NIO closed before it was ever registered (its listener closed just after
+        // the accept) never goes inactive; its handlers are only removed. The session ends here
+        // then, or it would stay open with no socket and hold a session slot for ever.
+        session.noteCloseReason(.local)
+        if session.markClosed() { onClose(session) }
+    }
+
     static func reason(for error: any Error) -> CloseReason {
         if let io = error as? IOError {
             switch io.errnoCode {

@@ -446,7 +446,14 @@ public final class Switchboard: Sendable {
             channel: channel, behaviour: spec.mode.behaviour,
             capture: spec.capture ? captureSettings : nil, openedAt: Date()
         )
-        guard listener.admit(session) else {
+        switch listener.admit(session) {
+        case .admitted:
+            break
+        case .stopped:
+            // Accepted by the kernel while the listener was being deleted: not a session.
+            releaseSessionSlot()
+            return channel.close()
+        case .full:
             releaseSessionSlot()
             logger.debug("connection refused: max_sessions reached", metadata: ["listener": "\(spec.name)"])
             observers.forEach { $0.connectionRejected(listener: spec.name, reason: .listenerLimit) }
