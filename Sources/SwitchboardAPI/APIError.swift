@@ -52,6 +52,7 @@ extension APIError {
         case .storageUnavailable: self.init(.serviceUnavailable, "storage_unavailable", error.message)
         case .limitReached: self.init(.serviceUnavailable, "limit_reached", error.message)
         case .forbidden: self.init(.forbidden, "forbidden", error.message)
+        case .sendQueueFull: self.init(.conflict, "send_queue_full", error.message)
         }
     }
 }

@@ -170,10 +170,10 @@ final class RelayHandler: ChannelDuplexHandler {
         }
     }
 
-    // Bytes an operator sends through the API into a relayed session.
+    // Bytes an operator sends through the API into a relayed session (`Session.send` counts
+    // them once the socket took them).
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         let buffer = unwrapOutboundIn(data)
-        session.relayed(.out, buffer)
         reporter.report(session, .out, buffer.readableBytes)
         context.write(data, promise: promise)
     }

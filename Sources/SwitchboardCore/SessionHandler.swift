@@ -67,10 +67,9 @@ final class SessionHandler: ChannelDuplexHandler {
         context.fireChannelReadComplete()
     }
 
-    // Operator sends come through here so that they are counted once they reach the socket.
+    // Operator sends come through here (`Session.send` counts them once the socket took them).
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         let buffer = unwrapOutboundIn(data)
-        session.sent(buffer)
         reporter.report(session, .out, buffer.readableBytes)
         // A peer that resets while this write is queued may be noticed by the write, not a
         // read; the write's failure runs before the channel goes inactive, so the reason is kept.

@@ -191,11 +191,20 @@ public final class Switchboard: Sendable {
         public var maxListeners: Int
         /// Long-polls waiting on one session's messages at once.
         public var maxLongPollsPerSession: Int
+        /// Bytes operators' sends may have waiting for one session's socket to take them; a send
+        /// past it is refused (one send alone is always taken: the body limit bounds it).
+        public var maxUnsentBytesPerSession: Int
 
-        public init(maxSessions: Int = .max, maxListeners: Int = 1000, maxLongPollsPerSession: Int = 16) {
+        public static let defaultMaxUnsentBytesPerSession = 4 << 20
+
+        public init(
+            maxSessions: Int = .max, maxListeners: Int = 1000, maxLongPollsPerSession: Int = 16,
+            maxUnsentBytesPerSession: Int = defaultMaxUnsentBytesPerSession
+        ) {
             self.maxSessions = maxSessions
             self.maxListeners = maxListeners
             self.maxLongPollsPerSession = maxLongPollsPerSession
+            self.maxUnsentBytesPerSession = maxUnsentBytesPerSession
         }
     }
     public let limits: Limits
@@ -672,7 +681,7 @@ public final class Switchboard: Sendable {
             throw SwitchboardError(.shuttingDown, "the service is shutting down")
         }
         if let data = spec.send, data.readableBytes > 0 {
-            try? await session.send(data)
+            _ = try? await session.send(data, unsentLimit: limits.maxUnsentBytesPerSession)
         }
         try? await channel.setOption(ChannelOptions.autoRead, value: true).get()
         return session
@@ -693,8 +702,10 @@ public final class Switchboard: Sendable {
         try find(id).info
     }
 
-    public func send(_ id: SessionID, _ data: ByteBuffer) async throws(SwitchboardError) {
-        try await find(id).send(data)
+    /// Answers how many bytes the socket took: all of them, unless the caller was cancelled.
+    @discardableResult
+    public func send(_ id: SessionID, _ data: ByteBuffer) async throws(SwitchboardError) -> Int {
+        try await find(id).send(data, unsentLimit: limits.maxUnsentBytesPerSession)
     }
 
     public func messages(_ id: SessionID, after: UInt64, wait: Duration, maxBytes: Int = 1 << 20) async throws(SwitchboardError) -> MessagePage {

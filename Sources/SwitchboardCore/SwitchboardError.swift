@@ -18,6 +18,8 @@ public struct SwitchboardError: Error, Sendable, CustomStringConvertible {
         case limitReached
         /// Outbound policy refuses the address.
         case forbidden
+        /// A session already has as many bytes waiting for its peer to take as it may hold.
+        case sendQueueFull
     }
 
     public let kind: Kind

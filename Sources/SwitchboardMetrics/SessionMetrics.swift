@@ -165,6 +165,7 @@ public final class SessionMetrics: SwitchboardObserver {
         case .storageUnavailable: "storage_unavailable"
         case .limitReached: "limit_reached"
         case .forbidden: "forbidden"
+        case .sendQueueFull: "send_queue_full"
         }
     }
 

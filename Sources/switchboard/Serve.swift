@@ -49,6 +49,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Long-polls (GET .../messages?wait=) waiting on one session at once; more are refused with 503. Default 16; env SWITCHBOARD_MAX_LONG_POLLS.", valueName: "count"))
     var maxLongPolls: Int?
 
+    @Option(help: ArgumentHelp("Bytes of operators' sends one session may hold that its peer has not taken yet; a send past it is refused with 409 send_queue_full (one send alone always waits). Default 4194304; env SWITCHBOARD_MAX_UNSENT_BYTES.", valueName: "bytes"))
+    var maxUnsentBytes: Int?
+
     @Option(help: ArgumentHelp("Largest request body read. Default 1048576; env SWITCHBOARD_MAX_BODY_BYTES.", valueName: "bytes"))
     var maxBodyBytes: Int?
 
@@ -95,6 +98,7 @@ struct Serve: AsyncParsableCommand {
         var maxSessions: Int?
         var maxListeners: Int
         var maxLongPolls: Int
+        var maxUnsentBytes: Int
         var apiLimits: APILimits
         var tokenFile: String?
         var insecureBind: Bool
@@ -137,6 +141,7 @@ struct Serve: AsyncParsableCommand {
             maxSessions: try number(maxSessions, "SWITCHBOARD_MAX_SESSIONS", "--max-sessions"),
             maxListeners: try number(maxListeners, "SWITCHBOARD_MAX_LISTENERS", "--max-listeners") ?? Switchboard.Limits().maxListeners,
             maxLongPolls: try number(maxLongPolls, "SWITCHBOARD_MAX_LONG_POLLS", "--max-long-polls") ?? Switchboard.Limits().maxLongPollsPerSession,
+            maxUnsentBytes: try number(maxUnsentBytes, "SWITCHBOARD_MAX_UNSENT_BYTES", "--max-unsent-bytes") ?? Switchboard.Limits.defaultMaxUnsentBytesPerSession,
             apiLimits: APILimits(),
             tokenFile: value(tokenFile, "SWITCHBOARD_TOKEN_FILE"),
             insecureBind: insecureBind,
@@ -161,6 +166,7 @@ struct Serve: AsyncParsableCommand {
         settings.apiLimits = limits
         guard (1...1_000_000).contains(settings.maxListeners) else { throw ValidationError("--max-listeners must be from 1 to 1000000") }
         guard (1...10_000).contains(settings.maxLongPolls) else { throw ValidationError("--max-long-polls must be from 1 to 10000") }
+        guard (1...(1 << 30)).contains(settings.maxUnsentBytes) else { throw ValidationError("--max-unsent-bytes must be from 1 to 1073741824") }
         if let max = settings.maxSessions, max < 1 { throw ValidationError("--max-sessions must be at least 1") }
         if let days = settings.retainDays, days < 1 { throw ValidationError("--retain-days must be at least 1") }
         if let count = settings.retainSessions, count < 1 { throw ValidationError("--retain-sessions must be at least 1") }
@@ -250,7 +256,8 @@ struct Serve: AsyncParsableCommand {
         let switchboard = Switchboard(
             group: group, logger: logger, observers: [writer, events, sessionMetrics], store: history,
             captureLimit: settings.captureLimit,
-            limits: Switchboard.Limits(maxSessions: maxSessions, maxListeners: settings.maxListeners, maxLongPollsPerSession: settings.maxLongPolls),
+            limits: Switchboard.Limits(maxSessions: maxSessions, maxListeners: settings.maxListeners, maxLongPollsPerSession: settings.maxLongPolls,
+                                   maxUnsentBytesPerSession: settings.maxUnsentBytes),
             outboundPolicy: settings.outboundPolicy
         )
         events.attach(switchboard)

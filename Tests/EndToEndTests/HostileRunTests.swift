@@ -80,6 +80,88 @@ final class HostileRunTests: XCTestCase {
             return stuck.count == 1
         }
     }
+
+    /// A hold listener and one client of it; answers the client (not reading unless told) and
+    /// the session's id.
+    private func heldSession(_ api: HTTPClient, reading: Bool) async throws -> (TestConnection, String) {
+        let listener = try await api.post("/v1/listeners", json: #"{"name":"desk","address":"127.0.0.1:0","mode":"hold"}"#)
+        XCTAssertEqual(listener.status, 201, listener.text)
+        let peer = try await TestConnection.connect(port: try port(of: listener), receiveBuffer: 16 * 1024, keepBytes: false)
+        if !reading { try await peer.stopReading() }
+        var id = ""
+        try await eventually("the held session") {
+            id = (try await api.get("/v1/sessions?listener=desk")["sessions"] as? [[String: Any]])?.first?["id"] as? String ?? ""
+            return !id.isEmpty
+        }
+        return (peer, id)
+    }
+
+    private func bytesOut(_ api: HTTPClient, _ id: String) async throws -> Int {
+        let session = try await api.get("/v1/sessions/\(id)")
+        return try XCTUnwrap(session["bytes_out"] as? Int, session.text)
+    }
+
+    // Item 2: sends to a peer that does not read were queued without limit (100 sends of 1 MiB
+    // grew the service by 121 MB) and counted in bytes_out before they left.
+    func testSendsToAPeerThatDoesNotReadAreBoundedAndCountedWhenTaken() async throws {
+        let service = try await ServiceProcess.start()
+        defer { Task { await service.stop() } }
+        let api = service.api
+        let (peer, id) = try await heldSession(api, reading: false)
+        let before = try service.residentBytes()
+        let body = [UInt8](repeating: 0x62, count: 1 << 20)
+        let answers = await withTaskGroup(of: HTTPResult?.self) { group in
+            for _ in 0..<100 {
+                group.addTask {
+                    try? await api.request("POST", "/v1/sessions/\(id)/send", body: body, contentType: "application/octet-stream", timeout: .seconds(2))
+                }
+            }
+            var answers: [HTTPResult] = []
+            for await answer in group { if let answer { answers.append(answer) } }
+            return answers
+        }
+        // The accepted sends are still waiting for the peer (their clients gave up after 2 s);
+        // every other one was refused at once, saying why.
+        let refused = answers.filter { $0.status == 409 }
+        XCTAssertGreaterThanOrEqual(refused.count, 90, answers.map(\.status).description)
+        XCTAssertTrue(refused.allSatisfy { $0.errorCode == "send_queue_full" }, refused.first?.text ?? "")
+        let grown = try service.residentBytes() - before
+        print("resident memory grew by \(grown >> 20) MiB over 100 sends of 1 MiB to a peer that does not read")
+        XCTAssertLessThan(grown, 48 << 20)
+        // Counted as the socket takes it: less than the peer's buffers could hold while it did
+        // not read, and exactly what the peer got once it read everything.
+        let whileNotReading = try await bytesOut(api, id)
+        XCTAssertLessThan(whileNotReading, 4 << 20)
+        try await peer.resumeReading()
+        var out = -1
+        try await eventually("bytes_out \(out) to match what the peer got, \(peer.receivedCount)") {
+            out = try await bytesOut(api, id)
+            return out == peer.receivedCount && out > 0
+        }
+        XCTAssertEqual(out % (1 << 20), 0, "whole sends only: \(out)")
+    }
+
+    func testASessionClosedMidSendCountsWhatTheSocketTookNotWhatWasAskedFor() async throws {
+        let service = try await ServiceProcess.start(["--max-body-bytes", "\(32 << 20)"])
+        defer { Task { await service.stop() } }
+        let api = service.api
+        let (peer, id) = try await heldSession(api, reading: false)
+        let sending = Task {
+            try await api.request("POST", "/v1/sessions/\(id)/send", body: [UInt8](repeating: 0x63, count: 32 << 20), contentType: "application/octet-stream")
+        }
+        try await eventually("the send to be under way") { try await bytesOut(api, id) > 0 }
+        let closed = try await api.delete("/v1/sessions/\(id)")
+        XCTAssertEqual(closed.status, 200, closed.text)
+        let recorded = try XCTUnwrap(closed["bytes_out"] as? Int, closed.text)
+        let answer = try await sending.value
+        XCTAssertEqual(answer.status, 409, answer.text)
+        // Whatever the socket took reaches the peer before the FIN.
+        try await peer.resumeReading()
+        try await peer.waitForClose()
+        XCTAssertLessThan(recorded, 32 << 20)
+        XCTAssertLessThanOrEqual(recorded, peer.receivedCount)
+        XCTAssertLessThanOrEqual(peer.receivedCount - recorded, 64 * 1024, "at most the slice being written when it closed")
+    }
 }
 
 /// A count several tasks add to.
