@@ -180,6 +180,7 @@ public final class Switchboard: Sendable {
     /// bookkeeping, not the sessions' state that every accept and close takes.
     private let quietLogs = Mutex<[String: (at: ContinuousClock.Instant, quiet: Int)]>([:])
     let dataReporter: DataReporter
+    private let forwardLoops = ForwardLoopGuard()
     /// Open sessions plus connections being set up; each holds a file descriptor.
     private let liveSessions = Atomic<Int>(0)
     /// `State.shuttingDown`, readable on the accept path without the lock.
@@ -253,6 +254,7 @@ public final class Switchboard: Sendable {
         let listener: Listener
         do {
             listener = try await bind(spec, createdAt: createdAt)
+            try await refuseForwardingToItself(listener)
         } catch {
             _ = state.withLock { $0.reservedListenerNames.remove(spec.name) }
             throw error
@@ -288,6 +290,7 @@ public final class Switchboard: Sendable {
             }
             do {
                 let listener = try await bind(spec, createdAt: createdAt)
+                try await refuseForwardingToItself(listener)
                 _ = publish(listener)
                 restored += 1
             } catch {
@@ -309,6 +312,18 @@ public final class Switchboard: Sendable {
         if let max = spec.maxSessions, max < 1 {
             throw SwitchboardError(.invalidArgument, "max_sessions must be at least 1")
         }
+    }
+
+    /// Known only once bound (port 0 picks the port): a forward listener whose upstream is its
+    /// own socket would connect every connection to itself again, without end.
+    private func refuseForwardingToItself(_ listener: Listener) async throws(SwitchboardError) {
+        guard case .forward(let upstream, _) = listener.spec.mode,
+              ForwardLoopGuard.isOwnAddress(upstream, bound: listener.channel?.localAddress) else { return }
+        await stop(listener, closeSessions: true)
+        throw SwitchboardError(
+            .invalidArgument,
+            "forward_to \(upstream) is this listener's own address (\(listener.info.address)): every connection would connect to itself again"
+        )
     }
 
     private func reserveListenerName(_ name: String) throws(SwitchboardError) {
@@ -450,6 +465,18 @@ public final class Switchboard: Sendable {
             observers.forEach { $0.connectionRejected(listener: spec.name, reason: .serviceLimit) }
             return channel.close()
         }
+        var hops = 0
+        if case .forward = spec.mode {
+            hops = forwardLoops.hops(from: channel)
+            guard hops < ForwardLoopGuard.maxHops else {
+                releaseSessionSlot()
+                listener.countRejected()
+                logRepeating("connection refused: forwarding loop", key: "loop \(spec.name)",
+                             metadata: ["listener": "\(spec.name)", "hops": "\(hops)"])
+                observers.forEach { $0.connectionRejected(listener: spec.name, reason: .forwardLoop) }
+                return channel.close()
+            }
+        }
         let session = Session(
             id: .make(), role: .server, listener: spec.name, name: nil,
             channel: channel, behaviour: spec.mode.behaviour,
@@ -479,7 +506,7 @@ public final class Switchboard: Sendable {
                 let relay = RelayHandler(session: session, reporter: dataReporter, onClose: onClose)
                 try channel.pipeline.syncOperations.addHandler(relay)
                 didOpen(session)
-                connectUpstream(for: relay, to: upstream, listener: spec, resetOnFailure: resetOnFailure)
+                connectUpstream(for: relay, to: upstream, listener: listener, resetOnFailure: resetOnFailure, hops: hops)
                 return channel.eventLoop.makeSucceededVoidFuture()
             }
             try channel.pipeline.syncOperations.addHandler(SessionHandler(session: session, reporter: dataReporter, onClose: onClose))
@@ -526,7 +553,8 @@ public final class Switchboard: Sendable {
     /// Opens the upstream half of a forwarded connection on the accepted channel's own event
     /// loop, so the two halves never hop between threads. Until it is connected the accepted
     /// half does not read: what the client sends (its FIN too) waits in the kernel, not lost.
-    private func connectUpstream(for downstream: RelayHandler, to endpoint: Endpoint, listener spec: ListenerSpec, resetOnFailure: Bool) {
+    private func connectUpstream(for downstream: RelayHandler, to endpoint: Endpoint, listener: Listener, resetOnFailure: Bool, hops: Int) {
+        let spec = listener.spec
         let accepted = downstream.session
         let loop = accepted.eventLoop
         guard reserveSessionSlot() else {
@@ -537,6 +565,7 @@ public final class Switchboard: Sendable {
         }
         let timeout = spec.options.connectTimeout ?? ConnectSpec.defaultConnectTimeout
         // The outbound policy is checked for each connection, on the address connected to.
+        let forwardLoops = self.forwardLoops
         let future = connectChecked(endpoint, timeout: timeout, on: loop) { timeLeft in
             ClientBootstrap(group: loop)
                 .connectTimeout(timeLeft)
@@ -545,6 +574,11 @@ public final class Switchboard: Sendable {
                 .channelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
                 .channelOption(ChannelOptions.recvAllocator, value: RelayReceiveAllocator())
                 .channelOption(ChannelOptions.maxMessagesPerRead, value: 1)
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(ForwardLoopGuard.Marker(forwardLoops, hops: hops + 1))
+                    }
+                }
         }
         future.hop(to: loop).assumeIsolated().whenComplete { [self] result in
             switch result {
@@ -556,6 +590,17 @@ public final class Switchboard: Sendable {
                 observers.forEach { $0.connectFailed(listener: spec.name, name: nil, error: failure) }
                 downstream.fail(.error("upstream: \(failure.message)"), reset: resetOnFailure)
             case .success(let channel):
+                let hops = max(hops, forwardLoops.hops(from: accepted.remoteAddress))
+                guard hops < ForwardLoopGuard.maxHops else {
+                    releaseSessionSlot()
+                    channel.close(promise: nil)
+                    listener.countRejected()
+                    logRepeating("connection refused: forwarding loop", key: "loop \(spec.name)",
+                                 metadata: ["listener": "\(spec.name)", "hops": "\(hops)"])
+                    observers.forEach { $0.connectionRejected(listener: spec.name, reason: .forwardLoop) }
+                    downstream.fail(.error("forwarding loop: the connection came through this service's own forward listeners \(hops) times"), reset: resetOnFailure)
+                    return
+                }
                 let upstream = Session(
                     id: .make(), role: .client, listener: spec.name, name: nil, channel: channel,
                     behaviour: .relay, capture: nil, openedAt: Date()
@@ -572,6 +617,8 @@ public final class Switchboard: Sendable {
                     return
                 }
                 upstream.partnerID = accepted.id
+                // Known more hops now than at the accept: the marker's count is raised.
+                forwardLoops.opened(upstreamFrom: upstream.localAddress, hops: hops + 1)
                 didOpen(upstream)
                 RelayHandler.join(downstream, relay)
                 // A loopback connect can complete before the accepted channel is even active, so

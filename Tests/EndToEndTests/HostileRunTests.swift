@@ -12,7 +12,7 @@ import XCTest
 final class HostileRunTests: XCTestCase {
     override func setUp() { raiseOpenFileLimit() }
 
-    private func port(of listener: HTTPResult) throws -> Int {
+    private func portOf(_ listener: HTTPResult) throws -> Int {
         let address = try XCTUnwrap(listener["address"] as? String, listener.text)
         return try XCTUnwrap(Int(address.split(separator: ":").last!))
     }
@@ -51,7 +51,7 @@ final class HostileRunTests: XCTestCase {
         for cycle in 0..<12 {
             let listener = try await api.post("/v1/listeners", json: #"{"name":"churn","address":"127.0.0.1:0","mode":"echo"}"#)
             XCTAssertEqual(listener.status, 201, listener.text)
-            let port = try port(of: listener)
+            let port = try portOf(listener)
             let made = Counter()
             async let churned: Void = Self.churn(port: port, clients: 64, made: made)
             // Deleted mid-churn: once a few hundred connections went through.
@@ -68,7 +68,7 @@ final class HostileRunTests: XCTestCase {
         }
         // The slots are free: a new listener still takes connections.
         let after = try await api.post("/v1/listeners", json: #"{"name":"after","address":"127.0.0.1:0","mode":"echo"}"#)
-        let peer = try await TestConnection.connect(port: try port(of: after))
+        let peer = try await TestConnection.connect(port: try portOf(after))
         try await peer.send("ok")
         let echoed = try await peer.read(atLeast: 2)
         XCTAssertEqual(echoed, Array("ok".utf8))
@@ -86,7 +86,7 @@ final class HostileRunTests: XCTestCase {
     private func heldSession(_ api: HTTPClient, reading: Bool) async throws -> (TestConnection, String) {
         let listener = try await api.post("/v1/listeners", json: #"{"name":"desk","address":"127.0.0.1:0","mode":"hold"}"#)
         XCTAssertEqual(listener.status, 201, listener.text)
-        let peer = try await TestConnection.connect(port: try port(of: listener), receiveBuffer: 16 * 1024, keepBytes: false)
+        let peer = try await TestConnection.connect(port: try portOf(listener), receiveBuffer: 16 * 1024, keepBytes: false)
         if !reading { try await peer.stopReading() }
         var id = ""
         try await eventually("the held session") {
@@ -161,6 +161,63 @@ final class HostileRunTests: XCTestCase {
         XCTAssertLessThan(recorded, 32 << 20)
         XCTAssertLessThanOrEqual(recorded, peer.receivedCount)
         XCTAssertLessThanOrEqual(peer.receivedCount - recorded, 64 * 1024, "at most the slice being written when it closed")
+    }
+
+    /// A port nothing listens on right now, picked by the kernel.
+    private func freePort(_ api: HTTPClient) async throws -> Int {
+        let probe = try await api.post("/v1/listeners", json: #"{"name":"probe","address":"127.0.0.1:0","mode":"echo"}"#)
+        let port = try portOf(probe)
+        _ = try await api.delete("/v1/listeners/probe")
+        return port
+    }
+
+    // Item 4: a forward listener pointed at itself made 9,488 hops and took 18,974 of 18,976
+    // session slots in 2 s from one client.
+    func testAForwardListenerCannotPointAtItselfAndALoopIsBounded() async throws {
+        let service = try await ServiceProcess.start()
+        defer { Task { await service.stop() } }
+        let api = service.api
+        let port = try await freePort(api)
+        for target in ["127.0.0.1:\(port)", "localhost:\(port)"] {
+            let selfish = try await api.post("/v1/listeners", json: #"{"name":"self","address":"127.0.0.1:\#(port)","mode":"forward","forward_to":"\#(target)"}"#)
+            XCTAssertEqual(selfish.status, 400, selfish.text)
+            XCTAssertEqual(selfish.errorCode, "invalid_value")
+            XCTAssertTrue(selfish.text.contains("forward_to"), selfish.text)
+        }
+        let wildcard = try await api.post("/v1/listeners", json: #"{"name":"self","address":"0.0.0.0:\#(port)","mode":"forward","forward_to":"127.0.0.1:\#(port)"}"#)
+        XCTAssertEqual(wildcard.status, 400, wildcard.text)
+        // The address is free again: nothing was left bound by the refusals.
+        let bound = try await api.post("/v1/listeners", json: #"{"name":"fine","address":"127.0.0.1:\#(port)","mode":"echo"}"#)
+        XCTAssertEqual(bound.status, 201, bound.text)
+        _ = try await api.delete("/v1/listeners/fine")
+
+        // A loop through two listeners: a forwards to b, b forwards to a.
+        let portB = try await freePort(api)
+        let a = try await api.post("/v1/listeners", json: #"{"name":"a","address":"127.0.0.1:0","mode":"forward","forward_to":"127.0.0.1:\#(portB)"}"#)
+        XCTAssertEqual(a.status, 201, a.text)
+        let b = try await api.post("/v1/listeners", json: #"{"name":"b","address":"127.0.0.1:\#(portB)","mode":"forward","forward_to":"127.0.0.1:\#(try portOf(a))"}"#)
+        XCTAssertEqual(b.status, 201, b.text)
+        let client = try await TestConnection.connect(port: try portOf(a))
+        try? await client.send("loop?")
+        try await client.waitForClose()
+        try await eventually("the chain to unwind") { try await openSessions(api) == 0 }
+        let info = try await api.get("/v1/info")
+        let total = try XCTUnwrap(info["total_sessions"] as? Int, info.text)
+        print("one client through a two-listener forwarding loop made \(total) sessions")
+        // 2 a hop, 8 hops and the refused one: 18 when every hop is seen at once. A hop can be
+        // seen one late when the two listeners accept on different event loops (median 18,
+        // worst 82 in 30 runs on a loaded machine); before, one client took 18,974 slots.
+        XCTAssertLessThanOrEqual(total, 400, "sessions made by one client in a loop")
+        let listing = try await api.get("/v1/listeners")
+        let listeners = try XCTUnwrap(listing["listeners"] as? [[String: Any]], listing.text)
+        let rejected = listeners.compactMap { $0["rejected_sessions"] as? Int }.reduce(0, +)
+        XCTAssertGreaterThanOrEqual(rejected, 1, "the loop was refused, and counted: \(listeners)")
+        // Every other listener still serves.
+        let echo = try await api.post("/v1/listeners", json: #"{"name":"echo","address":"127.0.0.1:0","mode":"echo"}"#)
+        let peer = try await TestConnection.connect(port: try portOf(echo))
+        try await peer.send("still here")
+        let echoed = try await peer.read(atLeast: 10)
+        XCTAssertEqual(echoed, Array("still here".utf8))
     }
 }
 
