@@ -363,7 +363,11 @@ public final class Switchboard: Sendable {
             case .host(let host, let port):
                 channel = try await bootstrap.bind(host: host, port: port).get()
             case .unix(let path):
-                channel = try await bootstrap.bind(unixDomainSocketPath: path).get()
+                do {
+                    channel = try await bootstrap.bind(unixDomainSocketPath: path).get()
+                } catch let error as IOError where error.errnoCode == EADDRINUSE && StaleUnixSocket.remove(at: path) {
+                    channel = try await bootstrap.bind(unixDomainSocketPath: path).get()
+                }
             }
             listener.attach(channel)
             return listener

@@ -219,6 +219,36 @@ final class HostileRunTests: XCTestCase {
         let echoed = try await peer.read(atLeast: 10)
         XCTAssertEqual(echoed, Array("still here".utf8))
     }
+
+    // Item 6: after SIGKILL the unix socket file stayed, and the restore failed with "address in
+    // use" though nothing listened.
+    func testAUnixSocketListenerComesBackAfterACrashAndOtherFilesAreLeftAlone() async throws {
+        let first = try await ServiceProcess.start()
+        let path = first.directory.appendingPathComponent("l.sock").path
+        let created = try await first.api.post("/v1/listeners", json: #"{"name":"unix","address":"unix:\#(path)","mode":"echo"}"#)
+        XCTAssertEqual(created.status, 201, created.text)
+        first.signal(SIGKILL)
+        _ = try await first.waitForExit()
+        XCTAssertTrue(FileManager.default.fileExists(atPath: path), "the crash left the socket file")
+        let second = try await ServiceProcess.start(in: first.directory)
+        defer { Task { await second.stop() } }
+        let restored = try await second.api.get("/v1/listeners/unix")
+        XCTAssertEqual(restored["state"] as? String, "listening", restored.text)
+        let peer = try await TestConnection.connect(unixPath: path)
+        try await peer.send("back")
+        let echoed = try await peer.read(atLeast: 4)
+        XCTAssertEqual(echoed, Array("back".utf8))
+
+        // A socket something answers on, and a file that is no socket, are never removed.
+        let taken = try await second.api.post("/v1/listeners", json: #"{"name":"again","address":"unix:\#(path)","mode":"echo"}"#)
+        XCTAssertEqual(taken.status, 409, taken.text)
+        XCTAssertEqual(taken.errorCode, "address_in_use")
+        let plain = first.directory.appendingPathComponent("plain").path
+        try Data("keep me".utf8).write(to: URL(fileURLWithPath: plain))
+        let file = try await second.api.post("/v1/listeners", json: #"{"name":"file","address":"unix:\#(plain)","mode":"echo"}"#)
+        XCTAssertEqual(file.status, 409, file.text)
+        XCTAssertEqual(try String(contentsOfFile: plain, encoding: .utf8), "keep me")
+    }
 }
 
 /// A count several tasks add to.
