@@ -100,6 +100,10 @@ final class SessionHandler: ChannelDuplexHandler {
         if event is IdleStateHandler.IdleStateEvent {
             session.noteCloseReason(.idle)
             context.close(promise: nil)
+        } else if case ChannelEvent.inputClosed = event {
+            // Only hold listeners allow half-closure: the peer is done sending, and the session
+            // stays open for the operator's answer until the operator (or a failed write) ends it.
+            context.fireUserInboundEventTriggered(event)
         } else if event is ResumeReading {
             pausedForOperator = false
             resumeIfPossible(context: context)

@@ -357,6 +357,11 @@ public final class Switchboard: Sendable {
             // than 2 KiB is most of what an idle session costs less. It still grows with traffic.
             bootstrap = bootstrap.childChannelOption(ChannelOptions.recvAllocator, value: Self.sessionReceiveAllocator)
         }
+        if case .hold = spec.mode {
+            // A client that sends its request and shuts its write side (HTTP/1.0, `nc -N`) still
+            // waits for the operator's answer: its FIN must not end the session.
+            bootstrap = bootstrap.childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
+        }
         do {
             let channel: any Channel
             switch spec.address {

@@ -249,6 +249,34 @@ final class HostileRunTests: XCTestCase {
         XCTAssertEqual(file.status, 409, file.text)
         XCTAssertEqual(try String(contentsOfFile: plain, encoding: .utf8), "keep me")
     }
+
+    // Item 7: a client that sends its request and shuts its write side (HTTP/1.0, `nc -N`) was
+    // closed with reason `peer`, so the operator could never answer it.
+    func testAHoldSessionOutlivesTheClientsHalfCloseUntilTheOperatorCloses() async throws {
+        let service = try await ServiceProcess.start()
+        defer { Task { await service.stop() } }
+        let api = service.api
+        let listener = try await api.post("/v1/listeners", json: #"{"name":"desk","address":"127.0.0.1:0","mode":"hold"}"#)
+        let client = try await TestConnection.connect(port: try portOf(listener), halfClose: true)
+        let request = "GET / HTTP/1.0\r\n\r\n"
+        try await client.send(request)
+        try await client.shutdownWrite()
+        var id = ""
+        try await eventually("the request to arrive") {
+            let sessions = try await api.get("/v1/sessions?listener=desk")["sessions"] as? [[String: Any]]
+            id = sessions?.first?["id"] as? String ?? ""
+            return sessions?.first?["bytes_in"] as? Int == request.utf8.count
+        }
+        let answer = "HTTP/1.0 200 OK\r\n\r\nanswered"
+        let sent = try await api.post("/v1/sessions/\(id)/send", json: #"{"data":"\#(answer.replacingOccurrences(of: "\r\n", with: "\\r\\n"))"}"#)
+        XCTAssertEqual(sent.status, 200, sent.text)
+        let received = try await client.read(atLeast: answer.utf8.count)
+        XCTAssertEqual(String(decoding: received, as: UTF8.self), answer)
+        XCTAssertFalse(client.inputClosed, "the service has not closed its side yet")
+        let closed = try await api.delete("/v1/sessions/\(id)")
+        XCTAssertEqual(closed["close_reason"] as? String, "local", closed.text)
+        try await client.waitForClose()
+    }
 }
 
 /// A count several tasks add to.
