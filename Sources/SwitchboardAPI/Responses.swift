@@ -154,11 +154,13 @@ struct MessagesResponse: Encodable {
     let next: UInt64
     let firstSeq: UInt64?
     let sessionState: String
+    let peerFinished: Bool
 
     enum CodingKeys: String, CodingKey {
         case messages, next
         case firstSeq = "first_seq"
         case sessionState = "session_state"
+        case peerFinished = "peer_finished"
     }
 
     init(page: MessagePage, state: SessionState, encoding: DataEncoding?) {
@@ -168,6 +170,7 @@ struct MessagesResponse: Encodable {
         next = page.next
         firstSeq = page.firstRetained
         sessionState = state.rawValue
+        peerFinished = page.peerFinished
     }
 
     func encode(to encoder: any Encoder) throws {
@@ -176,5 +179,6 @@ struct MessagesResponse: Encodable {
         try c.encode(next, forKey: .next)
         try c.encode(firstSeq, forKey: .firstSeq)
         try c.encode(sessionState, forKey: .sessionState)
+        try c.encode(peerFinished, forKey: .peerFinished)
     }
 }

@@ -156,6 +156,8 @@ public final class Session: Sendable {
         var partnerID: SessionID?
         /// Long-polls waiting on this session right now.
         var longPolls = 0
+        /// The peer sent FIN and the session stays open for the operator (hold listeners).
+        var peerFinished = false
         /// Bytes operators asked to send that the socket has not taken yet.
         var unsent = 0
         /// Whether a send is writing now; the sends waiting for their turn, in order.
@@ -279,6 +281,18 @@ public final class Session: Sendable {
         if let captured { capture?.sink(CapturedChunk(sessionID: id, seq: captured.0, direction: .out, at: now, data: captured.1)) }
     }
 
+    /// The peer is done sending but the session stays open (a hold listener's client shut its
+    /// write side): long-polls learn it at once, and the peer ended first, so `peer` is the
+    /// reason whenever the operator closes.
+    func notePeerFinishedSending() {
+        noteCloseReason(.peer)
+        let waiters = mutable.withLock { m in
+            m.peerFinished = true
+            return m.takeWaiters()
+        }
+        waiters.forEach { $0.resume() }
+    }
+
     /// Notes why the session is ending; the first reason given wins.
     func noteCloseReason(_ reason: CloseReason) {
         mutable.withLock { m in
@@ -317,14 +331,15 @@ public final class Session: Sendable {
         let deadline = ContinuousClock.now + wait
         while true {
             let page = takePage(after: after, maxBytes: maxBytes)
-            if !page.messages.isEmpty || !isOpen || ContinuousClock.now >= deadline || Task.isCancelled { return page }
+            if !page.messages.isEmpty || !isOpen || page.peerFinished || ContinuousClock.now >= deadline || Task.isCancelled { return page }
             await waitForChange(until: deadline, after: after)
         }
     }
 
     private func takePage(after: UInt64, maxBytes: Int) -> MessagePage {
         let (page, resume) = mutable.withLock { m -> (MessagePage, (any Channel)?) in
-            let page = m.transcript.page(after: after, maxBytes: maxBytes)
+            var page = m.transcript.page(after: after, maxBytes: maxBytes)
+            page.peerFinished = m.peerFinished
             var resume: (any Channel)?
             if m.readPaused && m.transcript.unreadInboundBytes < Self.unreadLimit {
                 m.readPaused = false
@@ -344,7 +359,7 @@ public final class Session: Sendable {
                 await withTaskCancellationHandler {
                     await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
                         let ready = self.mutable.withLock { m -> Bool in
-                            if m.closedAt != nil || m.transcript.lastSeq > after || Task.isCancelled { return true }
+                            if m.closedAt != nil || m.peerFinished || m.transcript.lastSeq > after || Task.isCancelled { return true }
                             m.waiters[key] = continuation
                             return false
                         }

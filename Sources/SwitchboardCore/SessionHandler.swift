@@ -103,6 +103,7 @@ final class SessionHandler: ChannelDuplexHandler {
         } else if case ChannelEvent.inputClosed = event {
             // Only hold listeners allow half-closure: the peer is done sending, and the session
             // stays open for the operator's answer until the operator (or a failed write) ends it.
+            session.notePeerFinishedSending()
             context.fireUserInboundEventTriggered(event)
         } else if event is ResumeReading {
             pausedForOperator = false

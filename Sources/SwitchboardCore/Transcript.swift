@@ -17,6 +17,9 @@ public struct MessagePage: Sendable {
     public let next: UInt64
     /// The lowest sequence number still held, when older messages were let go.
     public let firstRetained: UInt64?
+    /// The peer shut its write side (FIN) while the session stays open (hold listeners): no
+    /// more messages will come in.
+    public var peerFinished = false
 }
 
 /// What a session received and sent, kept in memory for the operator to read.

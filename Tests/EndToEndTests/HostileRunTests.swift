@@ -273,8 +273,10 @@ final class HostileRunTests: XCTestCase {
         let received = try await client.read(atLeast: answer.utf8.count)
         XCTAssertEqual(String(decoding: received, as: UTF8.self), answer)
         XCTAssertFalse(client.inputClosed, "the service has not closed its side yet")
+        let messages = try await api.get("/v1/sessions/\(id)/messages?after=1&wait=30")
+        XCTAssertEqual(messages["peer_finished"] as? Bool, true, messages.text)
         let closed = try await api.delete("/v1/sessions/\(id)")
-        XCTAssertEqual(closed["close_reason"] as? String, "local", closed.text)
+        XCTAssertEqual(closed["close_reason"] as? String, "peer", closed.text)
         try await client.waitForClose()
     }
 }
