@@ -146,6 +146,7 @@ let package = Package(
                 "SwitchboardCore",
                 "SwitchboardTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),

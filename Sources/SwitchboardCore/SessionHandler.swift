@@ -27,6 +27,12 @@ final class SessionHandler: ChannelDuplexHandler {
     private var pausedForOperator = false
     private var pausedForWritability = false
     private var closeAfterFlush = false
+    /// Ends a hold session whose client finished sending once the operator has been quiet on
+    /// it for `finishedPeerGrace`: a client that closed outright looks the same as one that
+    /// half-closed to wait for an answer, and must not hold a session slot for ever.
+    private var finishedPeerTimer: Scheduled<Void>?
+
+    static let finishedPeerGrace = TimeAmount.seconds(60)
 
     init(session: Session, reporter: DataReporter, onClose: @escaping @Sendable (Session) -> Void) {
         self.session = session
@@ -71,6 +77,8 @@ final class SessionHandler: ChannelDuplexHandler {
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         let buffer = unwrapOutboundIn(data)
         reporter.report(session, .out, buffer.readableBytes)
+        // The operator is answering: the grace starts again.
+        if finishedPeerTimer != nil { armFinishedPeerTimer(context: context) }
         // A peer that resets while this write is queued may be noticed by the write, not a
         // read; the write's failure runs before the channel goes inactive, so the reason is kept.
         let promise = promise ?? context.eventLoop.makePromise()
@@ -104,6 +112,7 @@ final class SessionHandler: ChannelDuplexHandler {
             // Only hold listeners allow half-closure: the peer is done sending, and the session
             // stays open for the operator's answer until the operator (or a failed write) ends it.
             session.notePeerFinishedSending()
+            armFinishedPeerTimer(context: context)
             context.fireUserInboundEventTriggered(event)
         } else if event is ResumeReading {
             pausedForOperator = false
@@ -125,12 +134,24 @@ final class SessionHandler: ChannelDuplexHandler {
         context.close(promise: nil)
     }
 
+    private func armFinishedPeerTimer(context: ChannelHandlerContext) {
+        finishedPeerTimer?.cancel()
+        let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
+        finishedPeerTimer = context.eventLoop.scheduleTask(in: Self.finishedPeerGrace) {
+            loopBound.value.close(promise: nil)
+        }
+    }
+
     func channelInactive(context: ChannelHandlerContext) {
+        finishedPeerTimer?.cancel()
+        finishedPeerTimer = nil
         if session.markClosed() { onClose(session) }
         context.fireChannelInactive()
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
+        finishedPeerTimer?.cancel()
+        finishedPeerTimer = nil
         // A channel NIO closed before it was ever registered (its listener closed just after
         // the accept) never goes inactive; its handlers are only removed. The session ends here
         // then, or it would stay open with no socket and hold a session slot for ever.

@@ -181,7 +181,9 @@ extension ForwardingTests {
         XCTAssertEqual(outbound.errorCode, "limit_reached")
         let health = try await service.api.get("/healthz")
         XCTAssertEqual(health.status, 200)
-        await held[0].close()
+        // A reset, not a FIN: a hold session outlives its client's FIN (for up to 60 s) in
+        // case the client only half-closed to wait for its answer.
+        await held[0].reset()
         try await eventually("a slot is free") { (try await service.api.get("/v1/info"))["open_sessions"] as? Int == 4 }
         let admitted = try await TestConnection.connect(port: port)
         try await eventually("5 open again") { (try await service.api.get("/v1/info"))["open_sessions"] as? Int == 5 }
