@@ -25,6 +25,12 @@ public struct ReconnectPolicy: Sendable, Equatable {
         }
     }
 
+    /// How long a connection must stay up before its end counts as a drop, after which the
+    /// backoff starts again from `initial`; one that ends sooner steps the backoff up like a
+    /// failed attempt. Without it a server that accepts and closes at once was reconnected
+    /// about 600 times a second.
+    public static let stableAfter = Duration.seconds(2)
+
     /// The wait before the next attempt after `failures` failed ones in a row (0: the
     /// connection dropped after it had been up).
     public func delay(afterFailures failures: Int) -> Duration {
@@ -49,13 +55,22 @@ final class Reconnector: Sendable {
     private struct Mutable {
         var state: ReconnectStatus.State = .connecting
         var session: Session?
+        /// Failed attempts since the last connection (what the status shows).
         var failures = 0
+        /// Steps of the backoff: failed attempts and connections that ended within
+        /// `stableAfter`, since the last connection that stayed up longer.
+        var backoffStep = 0
+        var connectedAt: ContinuousClock.Instant?
         var nextAttemptAt: Date?
         var lastError: String?
         var task: Task<Void, Never>?
         var stopped = false
         /// Called when the loop ends or is stopped, whichever is first (it must be idempotent).
         var finished: (@Sendable () -> Void)?
+
+        var isStable: Bool {
+            connectedAt.map { ContinuousClock.now - $0 >= ReconnectPolicy.stableAfter } ?? false
+        }
     }
     private let mutable = Mutex(Mutable())
 
@@ -89,7 +104,7 @@ final class Reconnector: Sendable {
             defer { finished() }
             while !Task.isCancelled && !isStopped {
                 update(report) { $0.state = .connecting; $0.nextAttemptAt = nil }
-                let failures: Int
+                let step: Int
                 do throws(SwitchboardError) {
                     let session = try await open(spec)
                     let stopped = mutable.withLock { m -> Bool in
@@ -97,6 +112,7 @@ final class Reconnector: Sendable {
                         m.state = .connected
                         m.session = session
                         m.failures = 0
+                        m.connectedAt = .now
                         m.lastError = nil
                         return false
                     }
@@ -108,17 +124,24 @@ final class Reconnector: Sendable {
                     report(status)
                     try? await session.closeFuture.get()
                     let reason = session.info.closeReason?.description ?? "closed"
-                    failures = 0
-                    mutable.withLock { $0.lastError = "connection ended: \(reason)" }
+                    step = mutable.withLock { m in
+                        // Up long enough: a drop, and the backoff starts over. Shorter: flapping,
+                        // which backs off like a failed attempt.
+                        m.backoffStep = m.isStable ? 0 : m.backoffStep + 1
+                        m.connectedAt = nil
+                        m.lastError = "connection ended: \(reason)"
+                        return m.backoffStep
+                    }
                 } catch {
-                    failures = mutable.withLock { m in
+                    step = mutable.withLock { m in
                         m.failures += 1
+                        m.backoffStep += 1
                         m.lastError = error.message
-                        return m.failures
+                        return m.backoffStep
                     }
                 }
                 if Task.isCancelled || isStopped { break }
-                let delay = policy.delay(afterFailures: Swift.max(0, failures - 1))
+                let delay = policy.delay(afterFailures: Swift.max(0, step - 1))
                 let next = Date().addingTimeInterval(delay.inSeconds)
                 update(report) { m in
                     m.state = .waiting

@@ -279,6 +279,28 @@ final class HostileRunTests: XCTestCase {
         XCTAssertEqual(closed["close_reason"] as? String, "peer", closed.text)
         try await client.waitForClose()
     }
+
+    // Item 8: the backoff was reset by every successful connect, so a server that accepts and
+    // closes at once got about 600 sessions a second for ever.
+    func testAReconnectingSessionToAServerThatHangsUpAtOnceBacksOff() async throws {
+        let server = try await TestUpstream.start(.send(bytes: 1))
+        defer { Task { await server.stop() } }
+        let service = try await ServiceProcess.start()
+        defer { Task { await service.stop() } }
+        let api = service.api
+        let started = ContinuousClock.now
+        let created = try await api.post("/v1/sessions", json: #"{"name":"flap","connect":"127.0.0.1:\#(server.port)","reconnect":{"initial_ms":20,"max_ms":60000,"jitter":false}}"#)
+        XCTAssertEqual(created.status, 201, created.text)
+        // Each connection ends at once, so each backs off like a failed attempt: the waits
+        // before the 2nd to 6th connections are 20, 40, 80, 160 and 320 ms, not 20 ms each.
+        try await eventually("six connections, not \(server.accepted)") { server.accepted >= 6 }
+        let elapsed = ContinuousClock.now - started
+        print("a server that hangs up at once was connected 6 times in \(elapsed)")
+        XCTAssertGreaterThanOrEqual(elapsed, .milliseconds(20 + 40 + 80 + 160 + 320))
+        let listing = try await api.get("/v1/sessions?name=flap")
+        let status = try XCTUnwrap((listing["reconnecting"] as? [[String: Any]])?.first, listing.text)
+        XCTAssertTrue((status["last_error"] as? String ?? "").contains("connection ended") || status["state"] as? String == "connected", "\(status)")
+    }
 }
 
 /// A count several tasks add to.
