@@ -15,10 +15,10 @@ public enum ControlAPI {
         switchboard: Switchboard, history: HistoryDatabase, writer: HistoryWriter?, service: ServiceInfo, logger: Logger,
         events: EventHub? = nil, metrics: MetricsExport? = nil, limits: APILimits = .init(), token: APIToken? = nil
     ) -> some HTTPResponder<APIRequestContext> {
-        router(
+        ClientDisconnect.Responder(inner: router(
             switchboard: switchboard, history: history, writer: writer, service: service, logger: logger,
             events: events, metrics: metrics, limits: limits, token: token
-        ).buildResponder()
+        ).buildResponder())
     }
 
     /// The router with every route, for the responder (and for a test that compares the routes
@@ -59,7 +59,7 @@ extension ControlAPI {
     /// The HTTP/1 settings of the API's server, bound or inherited alike.
     public static func http1Configuration(limits: APILimits) -> HTTP1Channel.Configuration {
         HTTP1Channel.Configuration(additionalChannelHandlers: [
-            HTTP1RequestRules.Installer(), MalformedRequestHandler(), RequestDeadlineHandler(timeout: limits.requestTimeout),
+            HTTP1RequestRules.Installer(), ClientDisconnect.Handler(), MalformedRequestHandler(), RequestDeadlineHandler(timeout: limits.requestTimeout),
         ])
     }
 }
@@ -94,6 +94,10 @@ struct ErrorMiddleware: RouterMiddleware {
             return error.response()
         } catch let error as HTTPError {
             return translate(error, request: request).response()
+        } catch is CancellationError where Task.isCancelled {
+            // The client went away (ClientDisconnect): nobody is likely to read this.
+            logger.debug("request cancelled: the client closed the connection", metadata: ["path": "\(request.uri.path)"])
+            return APIError(.serviceUnavailable, "cancelled", "the request was cancelled: the client closed its connection").response()
         } catch {
             logger.error("unexpected error answering \(request.method) \(request.uri.path): \(error)")
             return APIError(.internalServerError, "internal", "the service failed to answer this request; see its log").response()
