@@ -42,7 +42,7 @@ enum RequestReading {
             refusal.headers[.connection] = "close"
             throw refusal
         } catch {
-            throw APIError(.badRequest, "bad_body", "could not read the body: \(error)")
+            throw APIError(.badRequest, "bad_request", "could not read the body: \(error)")
         }
     }
 
