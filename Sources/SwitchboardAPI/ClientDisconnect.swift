@@ -9,8 +9,9 @@ import Synchronization
 ///
 /// Hummingbird 2 does not: its connection task runs the responder inline and looks at the
 /// connection again only after the answer. Its `consumeWithCancellationOnInboundClose` is
-/// per-route, costs three tasks and a stream a request, and takes the next pipelined request's
-/// head as a sign that the first one is done (losing it); hence this, for every request.
+/// per-route, costs three tasks and a stream a request, and reads the connection's next parts
+/// itself, where (as we read its source, 2.28) a pipelined request's head is taken and dropped;
+/// hence this, for every request.
 ///
 /// "Gone" is the connection closing (a reset, a failed write, the request timeout) or the
 /// client's FIN. A client that half-closes and waits for its answer cannot be told from one that
