@@ -22,14 +22,18 @@ public struct APIError: HTTPResponseError, Sendable {
     }
 
     func response() -> Response {
-        struct Body: Encodable {
-            struct Detail: Encodable { let code: String; let message: String }
-            let error: Detail
-        }
         var response = (try? JSONResponse.make(Body(error: .init(code: code, message: message)), status: status))
             ?? Response(status: status)
         for field in headers { response.headers.append(field) }
         return response
+    }
+
+    /// The body alone, for the channel handlers that answer below Hummingbird.
+    var body: [UInt8] { (try? StreamingJSONEncoder.encode(Body(error: .init(code: code, message: message)))) ?? [] }
+
+    private struct Body: Encodable {
+        struct Detail: Encodable { let code: String; let message: String }
+        let error: Detail
     }
 
     static func notFound(_ message: String) -> APIError { APIError(.notFound, "not_found", message) }

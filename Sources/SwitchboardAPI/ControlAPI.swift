@@ -14,11 +14,11 @@ public enum ControlAPI {
     public static func responder(
         switchboard: Switchboard, history: HistoryDatabase, writer: HistoryWriter?, service: ServiceInfo, logger: Logger,
         events: EventHub? = nil, metrics: MetricsExport? = nil, limits: APILimits = .init(), token: APIToken? = nil
-    ) -> some HTTPResponder<BasicRequestContext> {
-        router(
+    ) -> some HTTPResponder<APIRequestContext> {
+        ClientDisconnect.Responder(inner: router(
             switchboard: switchboard, history: history, writer: writer, service: service, logger: logger,
             events: events, metrics: metrics, limits: limits, token: token
-        ).buildResponder()
+        ).buildResponder())
     }
 
     /// The router with every route, for the responder (and for a test that compares the routes
@@ -26,8 +26,8 @@ public enum ControlAPI {
     static func router(
         switchboard: Switchboard, history: HistoryDatabase, writer: HistoryWriter?, service: ServiceInfo, logger: Logger,
         events: EventHub? = nil, metrics: MetricsExport? = nil, limits: APILimits = .init(), token: APIToken? = nil
-    ) -> Router<BasicRequestContext> {
-        let router = Router(context: BasicRequestContext.self)
+    ) -> Router<APIRequestContext> {
+        let router = Router(context: APIRequestContext.self)
         let routeTable = RouteTable()
         // Outside the error middleware, so it records the status the client got.
         if let metrics { router.add(middleware: RequestMetricsMiddleware(factory: metrics.factory)) }
@@ -37,6 +37,8 @@ public enum ControlAPI {
         // unknown path without the token is a 401, not a 404.
         if let token { router.add(middleware: BearerAuthMiddleware(token: token)) }
         router.add(middleware: LimitsMiddleware(limits: limits))
+        // After the refusals that need no body, so that they go out before the client sends one.
+        router.add(middleware: ExpectContinueMiddleware())
         let serviceRoutes = ServiceController(switchboard: switchboard, service: service, history: history, writer: writer)
         router.get("healthz", use: serviceRoutes.health)
         router.get("readyz", use: serviceRoutes.ready)
@@ -56,7 +58,9 @@ public enum ControlAPI {
 extension ControlAPI {
     /// The HTTP/1 settings of the API's server, bound or inherited alike.
     public static func http1Configuration(limits: APILimits) -> HTTP1Channel.Configuration {
-        HTTP1Channel.Configuration(additionalChannelHandlers: [MalformedRequestHandler(), RequestDeadlineHandler(timeout: limits.requestTimeout)])
+        HTTP1Channel.Configuration(additionalChannelHandlers: [
+            HTTP1RequestRules.Installer(), ClientDisconnect.Handler(), MalformedRequestHandler(), RequestDeadlineHandler(timeout: limits.requestTimeout),
+        ])
     }
 }
 
@@ -79,7 +83,7 @@ final class RouteTable: Sendable {
 /// Makes every failure, the router's own 404 included, leave in the one JSON error shape, and
 /// answers 405 for a path that exists under another method.
 struct ErrorMiddleware: RouterMiddleware {
-    typealias Context = BasicRequestContext
+    typealias Context = APIRequestContext
     let routes: RouteTable
     let logger: Logger
 
@@ -90,6 +94,10 @@ struct ErrorMiddleware: RouterMiddleware {
             return error.response()
         } catch let error as HTTPError {
             return translate(error, request: request).response()
+        } catch is CancellationError where Task.isCancelled {
+            // The client went away (ClientDisconnect): nobody is likely to read this.
+            logger.debug("request cancelled: the client closed the connection", metadata: ["path": "\(request.uri.path)"])
+            return APIError(.serviceUnavailable, "cancelled", "the request was cancelled: the client closed its connection").response()
         } catch {
             logger.error("unexpected error answering \(request.method) \(request.uri.path): \(error)")
             return APIError(.internalServerError, "internal", "the service failed to answer this request; see its log").response()

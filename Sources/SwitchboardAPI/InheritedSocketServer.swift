@@ -10,7 +10,7 @@ import ServiceLifecycle
 ///
 /// The same responder and HTTP/1 channel as `Application`, on the same event loop group; each
 /// connection is a child task of a discarding group, so finished ones leave nothing behind.
-public struct InheritedSocketServer<Responder: HTTPResponder>: Service where Responder.Context == BasicRequestContext {
+public struct InheritedSocketServer<Responder: HTTPResponder>: Service where Responder.Context == APIRequestContext {
     let socket: Int32
     let group: any EventLoopGroup
     let responder: Responder
@@ -36,7 +36,7 @@ public struct InheritedSocketServer<Responder: HTTPResponder>: Service where Res
         let logger = self.logger
         let serverName = self.serverName
         let http = HTTP1Channel(responder: { request, writer, channel in
-            let context = BasicRequestContext(source: ApplicationRequestContextSource(channel: channel, logger: logger))
+            let context = APIRequestContext(source: ApplicationRequestContextSource(channel: channel, logger: logger))
             var response: Response
             do {
                 response = try await responder.respond(to: request, context: context)

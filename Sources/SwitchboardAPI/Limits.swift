@@ -28,7 +28,7 @@ public struct APILimits: Sendable {
 /// Refuses a request whose target or headers are too long (with the API's JSON error), and
 /// makes the limits visible to whatever reads the body.
 struct LimitsMiddleware: RouterMiddleware {
-    typealias Context = BasicRequestContext
+    typealias Context = APIRequestContext
     let limits: APILimits
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
@@ -197,11 +197,7 @@ final class MalformedRequestHandler: ChannelDuplexHandler, RemovableChannelHandl
         }
         answered = true
         let refusal = Self.refusal(for: parserError)
-        struct Body: Encodable {
-            struct Detail: Encodable { let code: String; let message: String }
-            let error: Detail
-        }
-        let body = (try? StreamingJSONEncoder.encode(Body(error: .init(code: refusal.code, message: refusal.message)))) ?? []
+        let body = refusal.body
         let head = HTTPResponse(status: refusal.status, headerFields: [
             .contentType: "application/json; charset=utf-8", .contentLength: "\(body.count)", .connection: "close",
         ])

@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import NIOCore
+import NIOHTTP1
 
 /// Reading bodies and query strings the same strict way on every endpoint.
 enum RequestReading {
@@ -35,9 +36,30 @@ enum RequestReading {
             throw tooLarge
         } catch is NIOTooManyBytesError {
             throw tooLarge
+        } catch let error as HTTPParserError {
+            // The stream cannot be read past this: the connection ends after the answer.
+            var refusal = APIError(.badRequest, "bad_request", describe(error, chunked: isChunked(request)))
+            refusal.headers[.connection] = "close"
+            throw refusal
         } catch {
-            throw APIError(.badRequest, "bad_body", "could not read the body: \(error)")
+            throw APIError(.badRequest, "bad_request", "could not read the body: \(error)")
         }
+    }
+
+    private static func isChunked(_ request: Request) -> Bool {
+        request.headers[values: .transferEncoding].contains { $0.lowercased().contains("chunked") }
+    }
+
+    /// What a person can act on, where NIO's parser says "strict mode assertion".
+    private static func describe(_ error: HTTPParserError, chunked: Bool) -> String {
+        guard chunked else { return "the body could not be read: \(error)" }
+        let detail = switch error {
+        case .invalidChunkSize: "a chunk size is not a hexadecimal number"
+        case .strictModeAssertion, .lfExpected, .invalidConstant:
+            "a chunk size line, or the CRLF after a chunk's data, is not as RFC 9112 section 7.1 writes it"
+        default: "\(error)"
+        }
+        return "malformed chunked body: \(detail)"
     }
 
     /// Checks the body strictly (libjansson), then decodes the typed request (Codable).

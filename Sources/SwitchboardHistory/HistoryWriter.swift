@@ -220,7 +220,7 @@ public final class HistoryWriter: SwitchboardObserver, Service {
                 instruments.queueDepth.record(q.records.count + kept.count)
                 q.records.insert(contentsOf: kept, at: 0)
                 q.captureBytes = q.records.reduce(0) { $0 + $1.dataBytes }
-                defer { q.problem = "history writes are failing: \(error)" }
+                defer { q.problem = "history writes are failing: \(ErrorSummary.of(error))" }
                 return q.problem == nil
             }
             if first { logger.error("history writes are failing; keeping records and retrying", metadata: ["error": "\(error)"]) }

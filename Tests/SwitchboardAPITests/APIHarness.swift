@@ -53,6 +53,8 @@ func withAPIContext(
         responder: ControlAPI.responder(
             switchboard: switchboard, history: history, writer: writer, service: service, logger: logger, events: events, metrics: metrics, token: token
         ),
+        // The service's HTTP/1 pipeline, so that what is tested is what is served.
+        server: .http1(configuration: ControlAPI.http1Configuration(limits: .init())),
         configuration: ApplicationConfiguration(address: .hostname("127.0.0.1", port: 0)),
         onServerRunning: { channel in
             service.address = "127.0.0.1:\(channel.localAddress?.port ?? 0)"

@@ -64,9 +64,10 @@ final class EventsAPITests: XCTestCase {
             }
             _ = try await api.post("/v1/listeners", json: #"{"name":"c","address":"127.0.0.1:0","mode":"hold"}"#)
             _ = try await api.delete("/v1/listeners/a")
-            await first.close()
-            await second.close()
-            await onA.close()
+            // Resets: a hold session outlives its client's FIN, awaiting an answer.
+            await first.reset()
+            await second.reset()
+            await onA.reset()
 
             let seenA = try await onlyA.waitForEvents("a's session to close") { $0.contains { $0.event == "session.closed" } }
             XCTAssertEqual(seenA.map(\.event), ["session.opened", "listener.deleted", "session.closed"])

@@ -5,7 +5,7 @@ import Hummingbird
 /// the router looks for a route, so an unknown path without the token is a 401 too: what
 /// exists cannot be probed.
 struct BearerAuthMiddleware: RouterMiddleware {
-    typealias Context = BasicRequestContext
+    typealias Context = APIRequestContext
     let token: APIToken
 
     /// What a load balancer or systemd probes: no token needed, nothing to learn from them.

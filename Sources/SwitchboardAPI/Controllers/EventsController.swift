@@ -8,11 +8,11 @@ import SwitchboardCore
 struct EventsController {
     let hub: EventHub
 
-    func addRoutes(to group: RouterGroup<BasicRequestContext>) {
+    func addRoutes(to group: RouterGroup<APIRequestContext>) {
         group.get(use: stream)
     }
 
-    @Sendable func stream(_ request: Request, context: BasicRequestContext) async throws -> Response {
+    @Sendable func stream(_ request: Request, context: APIRequestContext) async throws -> Response {
         let query = try Query(request, allowed: ["listener", "session", "data"])
         var filter = EventHub.Filter()
         filter.listener = query["listener"]

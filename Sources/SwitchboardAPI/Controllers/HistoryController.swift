@@ -8,7 +8,7 @@ import SwitchboardHistory
 struct HistoryController {
     let history: HistoryDatabase
 
-    func addRoutes(to group: RouterGroup<BasicRequestContext>) {
+    func addRoutes(to group: RouterGroup<APIRequestContext>) {
         group.get(use: list)
         group.get("stats", use: stats)
         group.get(":id", use: show)
@@ -19,7 +19,7 @@ struct HistoryController {
 
     static let filterParameters: Set<String> = ["listener", "name", "role", "state", "remote", "since", "until", "min_bytes"]
 
-    @Sendable func list(_ request: Request, context: BasicRequestContext) async throws -> Response {
+    @Sendable func list(_ request: Request, context: APIRequestContext) async throws -> Response {
         let query = try Query(request, allowed: Self.filterParameters.union(["limit", "cursor", "format"]))
         let filter = try Self.filter(query)
         let format = try query.choice("format", as: Format.self) ?? .json
@@ -63,7 +63,7 @@ struct HistoryController {
         return Response(status: .ok, headers: [.contentType: type], body: body)
     }
 
-    @Sendable func show(_ request: Request, context: BasicRequestContext) async throws -> Response {
+    @Sendable func show(_ request: Request, context: APIRequestContext) async throws -> Response {
         _ = try Query(request, allowed: [])
         let id = try context.parameters.require("id")
         guard let session = try await storage({ try await history.session(id: id.uppercased()) }) else {
@@ -72,7 +72,7 @@ struct HistoryController {
         return try JSONResponse.make(session)
     }
 
-    @Sendable func messages(_ request: Request, context: BasicRequestContext) async throws -> Response {
+    @Sendable func messages(_ request: Request, context: APIRequestContext) async throws -> Response {
         let query = try Query(request, allowed: ["after", "limit", "encoding"])
         let after = Int64(try query.integer("after", in: 0...UInt64(Int64.max)) ?? 0)
         let limit = Int(try query.integer("limit", in: 1...10_000) ?? 1_000)
@@ -85,7 +85,7 @@ struct HistoryController {
         return try JSONResponse.make(CapturedMessages(session: session, rows: rows, after: after, encoding: encoding))
     }
 
-    @Sendable func stats(_ request: Request, context: BasicRequestContext) async throws -> Response {
+    @Sendable func stats(_ request: Request, context: APIRequestContext) async throws -> Response {
         let query = try Query(request, allowed: ["since", "until"])
         let since = try Self.time(query, "since")
         let until = try Self.time(query, "until")

@@ -6,14 +6,14 @@ import SwitchboardCore
 struct ListenersController {
     let switchboard: Switchboard
 
-    func addRoutes(to group: RouterGroup<BasicRequestContext>) {
+    func addRoutes(to group: RouterGroup<APIRequestContext>) {
         group.post(use: create)
         group.get(use: list)
         group.get(":name", use: show)
         group.delete(":name", use: delete)
     }
 
-    @Sendable func create(_ request: Request, context: BasicRequestContext) async throws -> Response {
+    @Sendable func create(_ request: Request, context: APIRequestContext) async throws -> Response {
         _ = try Query(request, allowed: [])
         let body = try await RequestReading.decode(CreateListenerRequest.self, from: request)
         let spec = try Self.spec(from: body)
@@ -24,12 +24,12 @@ struct ListenersController {
         }
     }
 
-    @Sendable func list(_ request: Request, context: BasicRequestContext) async throws -> Response {
+    @Sendable func list(_ request: Request, context: APIRequestContext) async throws -> Response {
         _ = try Query(request, allowed: [])
         return try JSONResponse.make(ListenerList(listeners: switchboard.listeners().map(ListenerResponse.init)))
     }
 
-    @Sendable func show(_ request: Request, context: BasicRequestContext) async throws -> Response {
+    @Sendable func show(_ request: Request, context: APIRequestContext) async throws -> Response {
         _ = try Query(request, allowed: [])
         let name = try context.parameters.require("name")
         do {
@@ -39,7 +39,7 @@ struct ListenersController {
         }
     }
 
-    @Sendable func delete(_ request: Request, context: BasicRequestContext) async throws -> Response {
+    @Sendable func delete(_ request: Request, context: APIRequestContext) async throws -> Response {
         let query = try Query(request, allowed: ["close_sessions"])
         let closeSessions = try query.bool("close_sessions")
         let name = try context.parameters.require("name")

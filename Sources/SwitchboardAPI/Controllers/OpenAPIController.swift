@@ -6,7 +6,7 @@ import NIOCore
 struct OpenAPIController {
     static let document = ByteBuffer(string: EmbeddedOpenAPI.json)
 
-    @Sendable func document(_ request: Request, context: BasicRequestContext) async throws -> Response {
+    @Sendable func document(_ request: Request, context: APIRequestContext) async throws -> Response {
         _ = try Query(request, allowed: [])
         return Response(
             status: .ok,

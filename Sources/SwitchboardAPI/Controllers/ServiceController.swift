@@ -101,11 +101,11 @@ struct ServiceController {
         }
     }
 
-    @Sendable func health(_ request: Request, context: BasicRequestContext) async throws -> Response {
+    @Sendable func health(_ request: Request, context: APIRequestContext) async throws -> Response {
         try JSONResponse.make(Health(status: "ok"))
     }
 
-    @Sendable func ready(_ request: Request, context: BasicRequestContext) async throws -> Response {
+    @Sendable func ready(_ request: Request, context: APIRequestContext) async throws -> Response {
         let reasons = service.notReadyReasons
         guard reasons.isEmpty else {
             throw APIError(.serviceUnavailable, "not_ready", reasons.joined(separator: "; "))
@@ -113,7 +113,7 @@ struct ServiceController {
         return try JSONResponse.make(Health(status: "ready"))
     }
 
-    @Sendable func info(_ request: Request, context: BasicRequestContext) async throws -> Response {
+    @Sendable func info(_ request: Request, context: APIRequestContext) async throws -> Response {
         _ = try Query(request, allowed: [])
         let counts = switchboard.counts
         let health = writer?.health

@@ -10,7 +10,7 @@ struct SessionsController {
     /// Long-polls wait at most this long (seconds).
     static let maxWait = 60.0
 
-    func addRoutes(to group: RouterGroup<BasicRequestContext>) {
+    func addRoutes(to group: RouterGroup<APIRequestContext>) {
         group.post(use: connect)
         group.get(use: list)
         group.delete(use: stopReconnecting)
@@ -20,7 +20,7 @@ struct SessionsController {
         group.get(":id/messages", use: messages)
     }
 
-    @Sendable func connect(_ request: Request, context: BasicRequestContext) async throws -> Response {
+    @Sendable func connect(_ request: Request, context: APIRequestContext) async throws -> Response {
         _ = try Query(request, allowed: [])
         let body = try await RequestReading.decode(ConnectRequest.self, from: request)
         let endpoint: Endpoint
@@ -77,7 +77,7 @@ struct SessionsController {
     }
 
     /// `DELETE /v1/sessions?name=NAME`: stop keeping a named session connected, and close it.
-    @Sendable func stopReconnecting(_ request: Request, context: BasicRequestContext) async throws -> Response {
+    @Sendable func stopReconnecting(_ request: Request, context: APIRequestContext) async throws -> Response {
         let query = try Query(request, allowed: ["name"])
         guard let name = query["name"] else {
             throw APIError(.badRequest, "missing_parameter", "DELETE /v1/sessions needs ?name= of a reconnecting session; close one session with DELETE /v1/sessions/{id}")
@@ -88,7 +88,7 @@ struct SessionsController {
         }
     }
 
-    @Sendable func list(_ request: Request, context: BasicRequestContext) async throws -> Response {
+    @Sendable func list(_ request: Request, context: APIRequestContext) async throws -> Response {
         let query = try Query(request, allowed: ["listener", "role", "state", "name"])
         let filter = SessionFilter(
             listener: query["listener"],
@@ -102,20 +102,20 @@ struct SessionsController {
         return try JSONResponse.make(SessionList(sessions: switchboard.sessions(filter).map(SessionRecord.init), reconnecting: reconnecting))
     }
 
-    @Sendable func show(_ request: Request, context: BasicRequestContext) async throws -> Response {
+    @Sendable func show(_ request: Request, context: APIRequestContext) async throws -> Response {
         _ = try Query(request, allowed: [])
         let id = try Self.id(context)
         return try await core { try JSONResponse.make(SessionRecord(try switchboard.session(id))) }
     }
 
-    @Sendable func close(_ request: Request, context: BasicRequestContext) async throws -> Response {
+    @Sendable func close(_ request: Request, context: APIRequestContext) async throws -> Response {
         let query = try Query(request, allowed: ["reset"])
         let reset = try query.bool("reset")
         let id = try Self.id(context)
         return try await core { try JSONResponse.make(SessionRecord(try await switchboard.closeSession(id, reset: reset))) }
     }
 
-    @Sendable func send(_ request: Request, context: BasicRequestContext) async throws -> Response {
+    @Sendable func send(_ request: Request, context: APIRequestContext) async throws -> Response {
         _ = try Query(request, allowed: [])
         let id = try Self.id(context)
         let data: ByteBuffer
@@ -132,7 +132,7 @@ struct SessionsController {
         }
     }
 
-    @Sendable func messages(_ request: Request, context: BasicRequestContext) async throws -> Response {
+    @Sendable func messages(_ request: Request, context: APIRequestContext) async throws -> Response {
         let query = try Query(request, allowed: ["after", "wait", "encoding"])
         let after = try query.integer("after", in: 0...UInt64(Int64.max)) ?? 0
         let wait = try query.seconds("wait", max: Self.maxWait) ?? 0
@@ -145,7 +145,7 @@ struct SessionsController {
         }
     }
 
-    private static func id(_ context: BasicRequestContext) throws -> SessionID {
+    private static func id(_ context: APIRequestContext) throws -> SessionID {
         let text = try context.parameters.require("id")
         guard let id = SessionID(text) else { throw APIError.notFound("no session with id '\(text)'") }
         return id

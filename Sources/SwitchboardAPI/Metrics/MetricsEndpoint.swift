@@ -21,7 +21,7 @@ public struct MetricsExport: Sendable {
 struct MetricsController {
     let export: MetricsExport
 
-    @Sendable func scrape(_ request: Request, context: BasicRequestContext) async throws -> Response {
+    @Sendable func scrape(_ request: Request, context: APIRequestContext) async throws -> Response {
         _ = try Query(request, allowed: [])
         export.beforeScrape()
         var bytes: [UInt8] = []

@@ -11,7 +11,7 @@ import Synchronization
 /// runs outside the error middleware, so it sees the status the client got. For streamed
 /// answers (live events, history exports) the latency is the time to the response head.
 struct RequestMetricsMiddleware: RouterMiddleware {
-    typealias Context = BasicRequestContext
+    typealias Context = APIRequestContext
 
     static let requests = "switchboard_http_requests_total"
     static let duration = "switchboard_http_request_duration_seconds"

@@ -1,0 +1,15 @@
+import Hummingbird
+import NIOCore
+
+/// The context of every API request: Hummingbird's basic one plus the connection the request
+/// came on, which `BasicRequestContext` does not keep. Through it a request learns that its
+/// client has gone (`ClientDisconnect`) and asks for `100 Continue` when it reads its body.
+public struct APIRequestContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    let channel: any Channel
+
+    public init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        channel = source.channel
+    }
+}

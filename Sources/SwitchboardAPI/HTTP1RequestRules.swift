@@ -1,0 +1,159 @@
+import HTTPTypes
+import NIOCore
+import NIOHTTP1
+
+/// The HTTP/1 rules that depend on what Hummingbird's conversion to HTTP types drops (the
+/// version) or cannot answer (CONNECT), applied between NIO's decoder and that conversion:
+///
+/// - An HTTP/1.1 request without exactly one `Host` is refused with 400 (RFC 9112 §3.2); an
+///   HTTP/1.0 one needs none (load balancers' health checks send none).
+/// - `CONNECT` is refused with 405 at once. The service is no proxy; 405 (not 400) because the
+///   request is well-formed and `method_not_allowed` is the code the API already gives a method
+///   it does not serve, with the methods it does in `Allow`. NIO's encoder frames every answer
+///   to CONNECT as a tunnel's (no length, no body) and its decoder reads nothing after the head,
+///   so this answer is written as bytes past the encoder, and the connection then ends.
+/// - `Expect: 100-continue` is answered `100 Continue` when the endpoint starts reading the
+///   body (`ExpectContinueMiddleware` sends `SendContinue`): a request refused before that (401,
+///   413 from its Content-Length, 404) gets its final status at once, and its body never comes.
+///
+/// A refusal waits until every earlier request has been answered in full, so it cannot land in
+/// the middle of another answer; nothing the client sends after it is read.
+final class HTTP1RequestRules: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias InboundOut = HTTPServerRequestPart
+    typealias OutboundIn = HTTPServerResponsePart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    /// What `ExpectContinueMiddleware` sends down the pipeline when the body is first read.
+    struct SendContinue: Sendable {}
+
+    /// The methods the API serves somewhere, for the `Allow` of the answer to CONNECT; a test
+    /// keeps it equal to the router's.
+    static let servedMethods = "DELETE, GET, POST"
+
+    private var requestsPassed = 0
+    private var finalAnswersStarted = 0
+    private var answersEnded = 0
+    /// The number of the request that asked for `100 Continue` and has sent none of its body.
+    private var continueOwedTo: Int?
+    private var refusal: APIError?
+    private var refusalWritten = false
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard refusal == nil else { return }
+        let part = unwrapInboundIn(data)
+        switch part {
+        case .head(let head):
+            if let refusal = Self.refusal(for: head) {
+                self.refusal = refusal
+                if answersEnded == requestsPassed { write(refusal, context: context) }
+                return
+            }
+            requestsPassed += 1
+            continueOwedTo = Self.isHTTP11(head.version) && Self.expectsContinue(head.headers) ? requestsPassed : nil
+        case .body, .end:
+            // The client did not wait (curl waits a second): no 100 is owed any more.
+            continueOwedTo = nil
+        }
+        context.fireChannelRead(data)
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        switch unwrapOutboundIn(data) {
+        case .head(let head) where head.status.code >= 200:
+            finalAnswersStarted += 1
+            // Answered without reading the body: the client need not send it.
+            if continueOwedTo == finalAnswersStarted { continueOwedTo = nil }
+            context.write(data, promise: promise)
+        case .head, .body:
+            context.write(data, promise: promise)
+        case .end:
+            answersEnded += 1
+            context.write(data, promise: promise)
+            if let refusal, !refusalWritten, answersEnded == requestsPassed { write(refusal, context: context) }
+        }
+    }
+
+    func triggerUserOutboundEvent(context: ChannelHandlerContext, event: Any, promise: EventLoopPromise<Void>?) {
+        guard event is SendContinue else {
+            context.triggerUserOutboundEvent(event, promise: promise)
+            return
+        }
+        // Only for the request being answered, and before its answer has started.
+        if let owed = continueOwedTo, owed == finalAnswersStarted + 1 {
+            continueOwedTo = nil
+            context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .continue))), promise: promise)
+        } else {
+            promise?.succeed()
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // Past a refusal the rest of the stream is not read; what the decoder makes of it is moot.
+        if refusal != nil { return }
+        context.fireErrorCaught(error)
+    }
+
+    static func refusal(for head: HTTPRequestHead) -> APIError? {
+        if head.method == .CONNECT {
+            var refusal = APIError(.methodNotAllowed, "method_not_allowed", "CONNECT is not served: this is switchboard's control API, not a proxy; allowed: \(servedMethods)")
+            refusal.headers[.allow] = servedMethods
+            return refusal
+        }
+        if isHTTP11(head.version) {
+            let hosts = head.headers["host"].count
+            if hosts == 0 {
+                return APIError(.badRequest, "bad_request", "an HTTP/1.1 request needs a Host header (RFC 9112 section 3.2)")
+            }
+            if hosts > 1 {
+                return APIError(.badRequest, "bad_request", "the request has \(hosts) Host headers; it needs exactly one (RFC 9112 section 3.2)")
+            }
+        }
+        return nil
+    }
+
+    /// 1.1 or a later 1.x: what RFC 9112 governs.
+    private static func isHTTP11(_ version: HTTPVersion) -> Bool { version.major == 1 && version.minor >= 1 }
+
+    private static func expectsContinue(_ headers: HTTPHeaders) -> Bool {
+        headers["expect"].contains { $0.trimmingCharacters(in: .whitespaces).lowercased() == "100-continue" }
+    }
+
+    /// Writes the whole answer as bytes below NIO's response encoder (which would strip the
+    /// body of an answer to CONNECT), then ends the output; the client closes, or the request
+    /// timeout does.
+    private func write(_ refusal: APIError, context: ChannelHandlerContext) {
+        refusalWritten = true
+        let body = refusal.body
+        var head = "HTTP/1.1 \(refusal.status.code) \(refusal.status.reasonPhrase)\r\n"
+        head += "content-type: application/json; charset=utf-8\r\ncontent-length: \(body.count)\r\nconnection: close\r\n"
+        for field in refusal.headers { head += "\(field.name.canonicalName): \(field.value)\r\n" }
+        head += "\r\n"
+        var buffer = context.channel.allocator.buffer(capacity: head.utf8.count + body.count)
+        buffer.writeString(head)
+        buffer.writeBytes(body)
+        guard let below = try? context.pipeline.syncOperations.context(handlerType: HTTPResponseEncoder.self) else {
+            context.close(promise: nil)
+            return
+        }
+        below.writeAndFlush(NIOAny(buffer)).assumeIsolated().whenComplete { _ in
+            context.close(mode: .output, promise: nil)
+        }
+    }
+}
+
+extension HTTP1RequestRules {
+    /// Hummingbird adds the configured handlers after its conversion to HTTP types, where the
+    /// version is gone: this one puts the rules right after NIO's decoder, and leaves.
+    final class Installer: ChannelInboundHandler, RemovableChannelHandler {
+        typealias InboundIn = NIOAny
+
+        func handlerAdded(context: ChannelHandlerContext) {
+            let pipeline = context.pipeline.syncOperations
+            if let decoder = try? pipeline.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self) {
+                try? pipeline.addHandler(HTTP1RequestRules(), position: .after(decoder))
+            }
+            pipeline.removeHandler(context: context, promise: nil)
+        }
+    }
+}
