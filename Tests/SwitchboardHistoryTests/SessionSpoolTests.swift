@@ -220,6 +220,41 @@ final class SessionSpoolTests: XCTestCase {
         XCTAssertEqual(try SessionSpool.recover(at: spoolPath).count, 0, "committed segments no longer validate")
     }
 
+    func testWhileSQLiteRefusesWritesTheSpoolKeepsEverythingAndTheWriterCatchesUp() async throws {
+        let database = try HistoryDatabase(path: dbPath)
+        // A disk that is full for the sessions table: every insert fails, as SQLITE_FULL would.
+        try await database.pool.write { db in
+            try db.execute(sql: "CREATE TRIGGER full BEFORE INSERT ON sessions BEGIN SELECT RAISE(FAIL, 'database or disk is full'); END")
+        }
+        let spool = try SessionSpool(creatingAt: spoolPath, bytes: 1 << 20)
+        let writer = HistoryWriter(database: database, spool: spool, logger: logger)
+        var ids: [SessionID] = []
+        for i in 0..<500 {
+            let info = session(i)
+            ids.append(info.id)
+            writer.sessionOpened(info)
+        }
+        let first = await writer.flush()
+        XCTAssertFalse(first)
+        XCTAssertEqual(writer.health.problem, "history writes are failing: database or disk is full", "SQLite's reason, not its statement")
+        // Closes arrive while the sealed segment waits; a retry still cannot write.
+        for (i, id) in ids.enumerated() { writer.sessionClosed(session(i, id: id, closed: true)) }
+        let second = await writer.flush()
+        XCTAssertFalse(second)
+        XCTAssertEqual(writer.health.queued, 1000)
+        XCTAssertEqual(writer.health.dropped, 0)
+
+        try await database.pool.write { db in try db.execute(sql: "DROP TRIGGER full") }
+        // The sealed segment (the opens), then the other one (the closes).
+        let third = await writer.flush()
+        let fourth = await writer.flush()
+        XCTAssertTrue(third && fourth)
+        XCTAssertNil(writer.health.problem)
+        XCTAssertEqual(writer.health.queued, 0)
+        let closed = try await database.pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM sessions WHERE state = 'closed'") }
+        XCTAssertEqual(closed, 500)
+    }
+
     func testADeletedHistoryFileIsNoticed() async throws {
         let database = try HistoryDatabase(path: dbPath)
         XCTAssertNil(database.fileProblem())
