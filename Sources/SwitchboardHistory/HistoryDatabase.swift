@@ -201,11 +201,11 @@ struct FileIdentity: Sendable {
     }
 
     func problem(path: String) -> String? {
-        guard let now = Self.identify(path) else { return "the history file was deleted while in use: sessions since are not kept" }
-        guard now == (device, inode) else { return "the history file was replaced while in use: sessions since are not kept" }
+        guard let now = Self.identify(path) else { return "the history file was deleted while in use; restart the service to record into a new one" }
+        guard now == (device, inode) else { return "the history file was replaced while in use; restart the service to record into a new one" }
         if let wal {
-            guard let walNow = Self.identify(path + "-wal") else { return "the history file's WAL was deleted while in use: sessions since are not kept" }
-            guard walNow == wal else { return "the history file's WAL was replaced while in use: sessions since are not kept" }
+            guard let walNow = Self.identify(path + "-wal") else { return "the history file's WAL was deleted while in use; restart the service to record into a new one" }
+            guard walNow == wal else { return "the history file's WAL was replaced while in use; restart the service to record into a new one" }
         }
         return nil
     }

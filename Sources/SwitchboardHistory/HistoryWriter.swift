@@ -312,7 +312,7 @@ public final class HistoryWriter: SwitchboardObserver, Service {
         if problem != known {
             queue.withLock { $0.fileProblem = problem }
             if let problem {
-                logger.critical("\(problem); restart the service to record into a new file at the same path", metadata: [
+                logger.critical("\(problem)", metadata: [
                     "file": "\(database.path)", "spool": "\(spool?.path ?? "none")",
                 ])
             } else {

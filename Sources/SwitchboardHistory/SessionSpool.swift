@@ -32,8 +32,18 @@ public final class SessionSpool: @unchecked Sendable {
     static let segmentHeaderBytes = 64
 
     public struct Failure: Error, CustomStringConvertible {
+        public enum Kind: Sendable {
+            /// Another process holds the spool: a second service on the same history file.
+            case inUse
+            /// The file may hold records that could not be read: it must not be replaced.
+            case unreadable
+            /// No room for the spool; whatever the file held was replayed already.
+            case noRoom
+        }
         public let description: String
-        init(_ what: String, _ path: String, errno code: Int32) {
+        public let kind: Kind
+        init(_ kind: Kind, _ what: String, _ path: String, errno code: Int32) {
+            self.kind = kind
             description = "\(what) \(path): \(String(cString: strerror(code)))"
         }
     }
@@ -71,6 +81,8 @@ public final class SessionSpool: @unchecked Sendable {
 
     public let path: String
     let segmentBytes: Int
+    /// Held open for its lock: a second process must not take over a live spool.
+    private let fd: Int32
     private let base: UnsafeMutableRawPointer
     private let mappedBytes: Int
     private let salt: UInt64
@@ -82,25 +94,61 @@ public final class SessionSpool: @unchecked Sendable {
         return database + ".spool"
     }
 
-    /// Creates the file (or takes over an existing one, whose records must have been replayed
-    /// already: they become invalid) with all its blocks allocated, so that writes into the
-    /// mapping never meet a full disk (which would be a SIGBUS).
-    public init(creatingAt path: String, bytes: Int = SessionSpool.defaultBytes) throws(Failure) {
+    /// Locks the file, hands `replay` what an earlier run left in it, and only once that
+    /// returned creates the spool afresh in the same file: a replay that throws leaves the
+    /// records for the next start.
+    public static func open(at path: String, bytes: Int = SessionSpool.defaultBytes, replay: (Recovery) throws -> Void) throws -> SessionSpool {
+        let fd = try lockedDescriptor(path)
+        do {
+            try replay(try recover(fd: fd, path: path))
+            return try SessionSpool(fd: fd, path: path, bytes: bytes)
+        } catch {
+            close(fd)
+            throw error
+        }
+    }
+
+    /// A spool whose earlier records, if any, are not wanted (tests, benchmarks).
+    public convenience init(creatingAt path: String, bytes: Int = SessionSpool.defaultBytes) throws(Failure) {
+        let fd = try Self.lockedDescriptor(path)
+        do {
+            try self.init(fd: fd, path: path, bytes: bytes)
+        } catch {
+            close(fd)
+            throw error
+        }
+    }
+
+    private static func lockedDescriptor(_ path: String) throws(Failure) -> Int32 {
+        let fd = Glibc.open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else {
+            let code = errno
+            throw Failure([ENOSPC, EDQUOT, EFBIG].contains(code) ? .noRoom : .unreadable, "cannot open", path, errno: code)
+        }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            let code = errno
+            close(fd)
+            throw Failure(code == EWOULDBLOCK ? .inUse : .unreadable, "cannot lock (is another switchboard using this history file?)", path, errno: code)
+        }
+        return fd
+    }
+
+    /// Takes over the file (its records must have been replayed already: they become invalid)
+    /// with all its blocks allocated, so that writes into the mapping never meet a full disk
+    /// (which would be a SIGBUS).
+    private init(fd: Int32, path: String, bytes: Int) throws(Failure) {
         self.path = path
+        self.fd = fd
         segmentBytes = max(Self.minimumBytes, bytes) / 2 & ~4095
         mappedBytes = Self.fileHeaderBytes + 2 * segmentBytes
-        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw Failure("cannot open", path, errno: errno) }
-        // The mapping outlives the descriptor.
-        defer { close(fd) }
         var info = stat()
         if fstat(fd, &info) == 0, Int(info.st_size) > mappedBytes, ftruncate(fd, off_t(mappedBytes)) != 0 {
-            throw Failure("cannot shrink", path, errno: errno)
+            throw Failure(.noRoom, "cannot shrink", path, errno: errno)
         }
         let allocated = posix_fallocate(fd, 0, off_t(mappedBytes))
-        guard allocated == 0 else { throw Failure("cannot allocate \(mappedBytes) bytes for", path, errno: allocated) }
+        guard allocated == 0 else { throw Failure(.noRoom, "cannot allocate \(mappedBytes) bytes for", path, errno: allocated) }
         guard let mapped = mmap(nil, mappedBytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0), mapped != MAP_FAILED else {
-            throw Failure("cannot map", path, errno: errno)
+            throw Failure(.noRoom, "cannot map", path, errno: errno)
         }
         base = mapped
         var random = SystemRandomNumberGenerator()
@@ -114,7 +162,10 @@ public final class SessionSpool: @unchecked Sendable {
         }
     }
 
-    deinit { munmap(base, mappedBytes) }
+    deinit {
+        munmap(base, mappedBytes)
+        close(fd)
+    }
 
     private func segmentBase(_ i: Int) -> UnsafeMutableRawPointer { base + Self.fileHeaderBytes + i * segmentBytes }
 
@@ -207,18 +258,22 @@ public final class SessionSpool: @unchecked Sendable {
     /// Every whole record the file holds, in sequence order; none if there is no file or it is
     /// not a spool. Reads only: the caller replays them, then creates the spool afresh.
     public static func recover(at path: String) throws(Failure) -> Recovery {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
         if fd < 0 {
             if errno == ENOENT { return Recovery(records: [], tornRecords: 0) }
-            throw Failure("cannot open", path, errno: errno)
+            throw Failure(.unreadable, "cannot open", path, errno: errno)
         }
         defer { close(fd) }
+        return try recover(fd: fd, path: path)
+    }
+
+    private static func recover(fd: Int32, path: String) throws(Failure) -> Recovery {
         var info = stat()
-        guard fstat(fd, &info) == 0 else { throw Failure("cannot stat", path, errno: errno) }
+        guard fstat(fd, &info) == 0 else { throw Failure(.unreadable, "cannot stat", path, errno: errno) }
         let size = Int(info.st_size)
         guard size >= fileHeaderBytes else { return Recovery(records: [], tornRecords: 0) }
         guard let mapped = mmap(nil, size, PROT_READ, MAP_SHARED, fd, 0), mapped != MAP_FAILED else {
-            throw Failure("cannot map", path, errno: errno)
+            throw Failure(.unreadable, "cannot map", path, errno: errno)
         }
         defer { munmap(mapped, size) }
         let p = UnsafeRawPointer(mapped)

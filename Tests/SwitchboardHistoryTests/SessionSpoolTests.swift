@@ -255,6 +255,15 @@ final class SessionSpoolTests: XCTestCase {
         XCTAssertEqual(closed, 500)
     }
 
+    func testASecondServiceCannotTakeOverALiveSpool() throws {
+        let spool = try SessionSpool(creatingAt: spoolPath, bytes: SessionSpool.minimumBytes)
+        XCTAssertNotNil(spool.append(session(1)))
+        XCTAssertThrowsError(try SessionSpool.open(at: spoolPath, bytes: SessionSpool.minimumBytes) { _ in XCTFail("not replayed") }) { error in
+            XCTAssertEqual((error as? SessionSpool.Failure)?.kind, .inUse)
+        }
+        XCTAssertEqual(try SessionSpool.recover(at: spoolPath).count, 1, "the live spool was left as it was")
+    }
+
     func testADeletedHistoryFileIsNoticed() async throws {
         let database = try HistoryDatabase(path: dbPath)
         XCTAssertNil(database.fileProblem())
@@ -264,14 +273,14 @@ final class SessionSpoolTests: XCTestCase {
         XCTAssertNil(writer.health.problem)
         unlink(dbPath)
         unlink(dbPath + "-wal")
-        XCTAssertEqual(database.fileProblem(), "the history file was deleted while in use: sessions since are not kept")
+        XCTAssertEqual(database.fileProblem(), "the history file was deleted while in use; restart the service to record into a new one")
         // Checked once a second; a writer that just checked waits for the next second.
         let checked = HistoryWriter(database: database, logger: logger)
         checked.sessionOpened(session(1))
         let refused = await checked.flush()
         XCTAssertFalse(refused, "nothing is written into a deleted file")
         XCTAssertEqual(checked.health.queued, 1, "kept, not written into the deleted inode")
-        XCTAssertEqual(checked.health.problem, "the history file was deleted while in use: sessions since are not kept")
+        XCTAssertEqual(checked.health.problem, "the history file was deleted while in use; restart the service to record into a new one")
         do {
             try await database.saveListener(ListenerSpec(name: "l", address: .host("127.0.0.1", port: 0), mode: .echo), createdAt: Date())
             XCTFail("a listener stored into a deleted file would be lost")
