@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Foundation
 import GRDB
 import NIOCore
@@ -8,6 +11,8 @@ import SwitchboardCore
 public final class HistoryDatabase: Sendable {
     let pool: DatabasePool
     public let path: String
+    /// The file (and its WAL) as opened, to notice when the path no longer leads to it.
+    private let identity: FileIdentity?
 
     /// Opens (creating if needed) and migrates the file.
     ///
@@ -25,6 +30,7 @@ public final class HistoryDatabase: Sendable {
         }
         pool = try DatabasePool(path: path, configuration: configuration)
         try Self.migrator(migrations).migrate(pool)
+        identity = FileIdentity(path: path)
     }
 
 
@@ -38,6 +44,7 @@ public final class HistoryDatabase: Sendable {
         configuration.readonly = true
         configuration.busyMode = .timeout(5)
         pool = try DatabasePool(path: path, configuration: configuration)
+        identity = nil
     }
 
     /// The schema files compiled in from `migrations/`, oldest first.
@@ -113,19 +120,42 @@ public final class HistoryDatabase: Sendable {
 
     // MARK: Writes
 
+    /// A session's row as last reported. A closed row is never made open again: the spool's
+    /// records of a session can be written after its close (a replay, a retried segment).
+    static let upsertSQL = """
+        INSERT INTO sessions (id, role, listener, name, local_address, remote_address, state, opened_at,
+                              closed_at, close_reason, bytes_in, bytes_out, partner_id, capture, capture_truncated)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        ON CONFLICT (id) DO UPDATE SET
+            state = excluded.state, closed_at = excluded.closed_at, close_reason = excluded.close_reason,
+            bytes_in = excluded.bytes_in, bytes_out = excluded.bytes_out,
+            partner_id = coalesce(excluded.partner_id, partner_id),
+            capture_truncated = excluded.capture_truncated
+        WHERE excluded.state != 'open' OR sessions.state = 'open'
+        """
+
+    /// Writes what the spool held when the service last stopped, before open sessions are
+    /// marked interrupted. Idempotent: a kill during the replay replays again next time.
+    public func replay(_ recovery: SessionSpool.Recovery) throws -> Int {
+        let rows = SpoolRecord.latest(recovery.records).map(\.session)
+        guard !rows.isEmpty else { return 0 }
+        // The spool proves the service alive when its newest record was made.
+        let newest = rows.map { $0.closedAt ?? $0.openedAt }.max()!
+        try pool.write { db in
+            let upsert = try db.cachedStatement(sql: Self.upsertSQL)
+            for row in rows { try upsert.execute(arguments: row.upsertArguments) }
+            try db.execute(
+                sql: "INSERT INTO service_state (key, value) VALUES ('last_alive', ?) ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value)",
+                arguments: [newest]
+            )
+        }
+        return rows.count
+    }
+
     /// Writes one batch of records in one transaction, and notes that the service is alive.
     func write(_ batch: [HistoryWriter.Record], aliveAt now: Date) async throws {
         try await pool.write { db in
-            let upsert = try db.cachedStatement(sql: """
-                INSERT INTO sessions (id, role, listener, name, local_address, remote_address, state, opened_at,
-                                      closed_at, close_reason, bytes_in, bytes_out, partner_id, capture, capture_truncated)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT (id) DO UPDATE SET
-                    state = excluded.state, closed_at = excluded.closed_at, close_reason = excluded.close_reason,
-                    bytes_in = excluded.bytes_in, bytes_out = excluded.bytes_out,
-                    partner_id = coalesce(excluded.partner_id, partner_id),
-                    capture_truncated = excluded.capture_truncated
-                """)
+            let upsert = try db.cachedStatement(sql: Self.upsertSQL)
             let message = try db.cachedStatement(sql: """
                 INSERT OR REPLACE INTO messages (session_id, seq, direction, at, data) VALUES (?, ?, ?, ?, ?)
                 """)
@@ -138,10 +168,7 @@ public final class HistoryDatabase: Sendable {
                     try message.execute(arguments: [m.sessionId, m.seq, m.direction, m.at, m.data])
                     continue
                 }
-                try upsert.execute(arguments: [
-                    row.id, row.role, row.listener, row.name, row.localAddress, row.remoteAddress, row.state, row.openedAt,
-                    row.closedAt, row.closeReason, row.bytesIn, row.bytesOut, row.partnerId, row.capture, row.captureTruncated,
-                ])
+                try upsert.execute(arguments: row.upsertArguments)
             }
             try db.execute(
                 sql: "INSERT INTO service_state (key, value) VALUES ('last_alive', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -149,6 +176,47 @@ public final class HistoryDatabase: Sendable {
             )
         }
     }
+}
+
+extension HistoryDatabase {
+    /// Nil while the path still leads to the file SQLite has open; else what happened to it.
+    /// Two stats: cheap enough for the writer to ask once a second.
+    public func fileProblem() -> String? {
+        guard let identity else { return nil }
+        return identity.problem(path: path)
+    }
+}
+
+/// A file's device and inode, and its WAL's: once the path leads elsewhere (or nowhere),
+/// SQLite keeps writing into an inode nobody will open again.
+struct FileIdentity: Sendable {
+    let device: UInt64
+    let inode: UInt64
+    let wal: (device: UInt64, inode: UInt64)?
+
+    init?(path: String) {
+        guard let main = Self.identify(path) else { return nil }
+        (device, inode) = main
+        wal = Self.identify(path + "-wal")
+    }
+
+    func problem(path: String) -> String? {
+        guard let now = Self.identify(path) else { return "the history file was deleted while in use; restart the service to record into a new one" }
+        guard now == (device, inode) else { return "the history file was replaced while in use; restart the service to record into a new one" }
+        if let wal {
+            guard let walNow = Self.identify(path + "-wal") else { return "the history file's WAL was deleted while in use; restart the service to record into a new one" }
+            guard walNow == wal else { return "the history file's WAL was replaced while in use; restart the service to record into a new one" }
+        }
+        return nil
+    }
+
+    private static func identify(_ path: String) -> (UInt64, UInt64)? { deviceAndInode(path) }
+}
+
+private func deviceAndInode(_ path: String) -> (UInt64, UInt64)? {
+    var info = stat()
+    guard stat(path, &info) == 0 else { return nil }
+    return (UInt64(info.st_dev), UInt64(info.st_ino))
 }
 
 extension HistoryDatabase: ListenerStore {
@@ -169,7 +237,17 @@ extension HistoryDatabase: ListenerStore {
             break
         }
         let row = record
+        try refuseIfFileGone()
         try await pool.write { db in try row.save(db) }
+    }
+
+    /// A listener stored into a deleted file would answer 201 and be gone at the next start.
+    private func refuseIfFileGone() throws {
+        if let problem = fileProblem() { throw FileProblem(description: problem) }
+    }
+
+    struct FileProblem: Error, CustomStringConvertible {
+        let description: String
     }
 
     public func deleteListener(named name: String) async throws {
@@ -184,6 +262,7 @@ extension HistoryDatabase: ListenerStore {
             initialMs: policy.initial.wholeMilliseconds, maxMs: policy.max.wholeMilliseconds, jitter: policy.jitter,
             options: StoredOptions.encode(spec.options), createdAt: RFC3339.format(createdAt)
         )
+        try refuseIfFileGone()
         try await pool.write { db in try record.save(db) }
     }
 

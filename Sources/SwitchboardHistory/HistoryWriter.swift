@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import Logging
 import Metrics
 import ServiceLifecycle
@@ -8,9 +9,11 @@ import Synchronization
 /// Records what the core reports into the history file: a single writer, off the event loops,
 /// one transaction per batch.
 ///
-/// The core's callbacks only append to a bounded in-memory queue, so the socket path never
-/// waits for SQLite. When SQLite cannot write (disk full, read-only file) the queue keeps the
-/// records and the writer retries; past the bound new records are dropped, counted and logged.
+/// The core's callbacks only append, so the socket path never waits for SQLite: sessions to
+/// the spool (a shared mapping the kernel keeps when the process is killed) when there is one,
+/// captured bytes (and sessions without a spool) to a bounded in-memory queue. When SQLite
+/// cannot write (disk full, read-only or deleted file) both keep their records and the writer
+/// retries; past their bounds new records are dropped, counted and logged.
 public final class HistoryWriter: SwitchboardObserver, Service {
     enum Record: Sendable {
         case session(SessionRecord)
@@ -52,6 +55,7 @@ public final class HistoryWriter: SwitchboardObserver, Service {
     }
 
     private struct Queue {
+        /// Captured bytes; sessions too when there is no spool.
         var records: [Record] = []
         var captureBytes = 0
         var dropped: UInt64 = 0
@@ -61,10 +65,16 @@ public final class HistoryWriter: SwitchboardObserver, Service {
         var flushedThrough: UInt64 = 0
         var enqueued: UInt64 = 0
         var lastWrite: ContinuousClock.Instant?
+        /// Set while the path no longer leads to the file SQLite writes (deleted, replaced).
+        var fileProblem: String?
+        var lastFileCheck: ContinuousClock.Instant?
     }
 
     /// An idle writer still notes once a second that the service is alive, for `interrupted` times.
     static let heartbeat = Duration.seconds(1)
+    /// A sealed spool segment is committed this many records per transaction: a segment that
+    /// filled during an outage is never decoded into memory at once.
+    static let spoolChunk = 20_000
 
     /// What the writer reports to swift-metrics (the backend is the executable's choice).
     struct Instruments {
@@ -94,6 +104,7 @@ public final class HistoryWriter: SwitchboardObserver, Service {
     }
 
     private let database: HistoryDatabase
+    private let spool: SessionSpool?
     private let limits: Limits
     private let logger: Logger
     private let queue = Mutex(Queue())
@@ -101,46 +112,70 @@ public final class HistoryWriter: SwitchboardObserver, Service {
     private let instruments: Instruments
 
     /// `metrics` is the bootstrapped `MetricsSystem.factory` unless a test passes its own.
-    public init(database: HistoryDatabase, limits: Limits = .init(), logger: Logger, metrics: any MetricsFactory = MetricsSystem.factory) {
+    /// Without a `spool` sessions wait in memory, and a SIGKILL loses the last batch window.
+    public init(
+        database: HistoryDatabase, spool: SessionSpool? = nil, limits: Limits = .init(), logger: Logger,
+        metrics: any MetricsFactory = MetricsSystem.factory
+    ) {
         self.database = database
+        self.spool = spool
         self.limits = limits
         self.logger = logger
         self.instruments = Instruments(factory: metrics)
     }
 
     public var health: Health {
-        queue.withLock { Health(problem: $0.problem, queued: $0.records.count, dropped: $0.dropped, written: $0.written) }
+        let spooled = spool?.pending ?? 0
+        return queue.withLock {
+            Health(problem: $0.fileProblem ?? $0.problem, queued: $0.records.count + spooled, dropped: $0.dropped, written: $0.written)
+        }
     }
 
     // MARK: SwitchboardObserver (called on event loops: append and return)
 
-    public func sessionOpened(_ session: SessionInfo) { enqueue(.sessionInfo(session)) }
-    public func sessionClosed(_ session: SessionInfo) { enqueue(.sessionInfo(session)) }
+    public func sessionOpened(_ session: SessionInfo) { record(session) }
+    public func sessionClosed(_ session: SessionInfo) { record(session) }
+    /// Captured bytes stay in memory: copying every chunk into the spool would cost the socket
+    /// path a second copy of all captured traffic, and a SIGKILL loses at most one batch window of them.
     public func sessionCaptured(_ chunk: CapturedChunk) { enqueue(.message(MessageRecord(chunk))) }
 
+    private func record(_ session: SessionInfo) {
+        guard let spool else { return enqueue(.sessionInfo(session)) }
+        guard let waiting = spool.append(session) else {
+            return noteDrop("history spool is full: session records are being dropped")
+        }
+        // Once per batch's worth, not on every append past it.
+        if waiting % limits.batchSize == 0 { wake.signal() }
+    }
+
     private func enqueue(_ record: Record) {
-        let (accepted, wakeNow, logDrop) = queue.withLock { q -> (Bool, Bool, UInt64?) in
+        let (accepted, wakeNow) = queue.withLock { q -> (Bool, Bool) in
             let bytes = record.dataBytes
             guard q.records.count < limits.maxQueuedRecords, q.captureBytes + bytes <= limits.maxQueuedCaptureBytes else {
-                q.dropped += 1
-                instruments.dropped.increment()
-                let now = ContinuousClock.now
-                // Loud, but one line a second at most: a full disk must not also flood the log.
-                if q.lastDropLog.map({ now - $0 > .seconds(1) }) ?? true {
-                    q.lastDropLog = now
-                    return (false, false, q.dropped)
-                }
-                return (false, false, nil)
+                return (false, false)
             }
             q.records.append(record)
             q.captureBytes += bytes
             q.enqueued += 1
-            return (true, q.records.count >= limits.batchSize, nil)
+            return (true, q.records.count >= limits.batchSize)
+        }
+        if !accepted { noteDrop("history queue is full: records are being dropped") }
+        if accepted && wakeNow { wake.signal() }
+    }
+
+    private func noteDrop(_ message: Logger.Message) {
+        let logDrop = queue.withLock { q -> UInt64? in
+            q.dropped += 1
+            instruments.dropped.increment()
+            let now = ContinuousClock.now
+            // Loud, but one line a second at most: a full disk must not also flood the log.
+            guard q.lastDropLog.map({ now - $0 > .seconds(1) }) ?? true else { return nil }
+            q.lastDropLog = now
+            return q.dropped
         }
         if let dropped = logDrop {
-            logger.critical("history queue is full: records are being dropped", metadata: ["dropped_total": "\(dropped)"])
+            logger.critical(message, metadata: ["dropped_total": "\(dropped)"])
         }
-        if accepted && wakeNow { wake.signal() }
     }
 
     // MARK: Service
@@ -162,13 +197,20 @@ public final class HistoryWriter: SwitchboardObserver, Service {
         // Detached, so that a group cancelled by another service's failure still gets its flush.
         await Task.detached {
             for attempt in 0..<20 {
-                if await self.flush(), self.queue.withLock({ $0.records.isEmpty }) { break }
+                if await self.flush(), self.queue.withLock({ $0.records.isEmpty }), (self.spool?.pending ?? 0) == 0 { break }
+                // Retrying cannot bring a deleted file back.
+                if self.queue.withLock({ $0.fileProblem != nil }) { break }
                 try? await Task.sleep(for: .milliseconds(100 * (attempt + 1)))
             }
         }.value
-        let health = self.health
-        if health.queued > 0 {
-            logger.critical("history writer stopped with records it could not write", metadata: ["lost": "\(health.queued)"])
+        let inMemory = queue.withLock { $0.records.count }
+        if inMemory > 0 {
+            logger.critical("history writer stopped with records it could not write", metadata: ["lost": "\(inMemory)"])
+        }
+        if let spooled = spool?.pending, spooled > 0 {
+            logger.critical("history writer stopped with session records it could not write; they stay in the spool for the next start", metadata: [
+                "spooled": "\(spooled)", "spool": "\(spool?.path ?? "")",
+            ])
         }
     }
 
@@ -180,10 +222,15 @@ public final class HistoryWriter: SwitchboardObserver, Service {
     @discardableResult
     func flush() async -> Bool {
         let now = ContinuousClock.now
+        // Writing on into a file nobody will open again would lose it all: keep it instead (in
+        // the spool, replayed into the file the next start opens).
+        guard checkFile(now) == nil else { return false }
+        let spooled = spool?.pending ?? 0
+        let sealed = spool?.seal()
         let taken = queue.withLock { q -> ([Record], UInt64)? in
             // Sampled once per batch window: the depth just before the writer takes a batch.
-            instruments.queueDepth.record(q.records.count)
-            if q.records.isEmpty, let last = q.lastWrite, now - last < Self.heartbeat, q.problem == nil {
+            instruments.queueDepth.record(q.records.count + spooled)
+            if q.records.isEmpty, sealed == nil, let last = q.lastWrite, now - last < Self.heartbeat, q.problem == nil {
                 return nil
             }
             let batch = q.records
@@ -195,14 +242,32 @@ public final class HistoryWriter: SwitchboardObserver, Service {
         guard let (batch, target) = taken else { return true }
         do {
             let started = ContinuousClock.now
-            try await database.write(Self.coalesced(batch), aliveAt: Date())
+            var records = batch.count
+            if let sealed, let spool {
+                // Chunks in sequence order; the memory batch goes with the last. A chunk that
+                // fails leaves the segment sealed and the next attempt starts it over: every
+                // write is an upsert that never reopens a closed session.
+                var offset = SessionSpool.segmentHeaderBytes
+                var last = false
+                while !last {
+                    let (chunk, next) = spool.records(of: sealed, from: offset, limit: Self.spoolChunk)
+                    offset = next
+                    last = offset >= sealed.end
+                    let rows = SpoolRecord.latest(chunk).map { Record.session($0.session) }
+                    try await database.write(last ? rows + Self.coalesced(batch) : rows, aliveAt: Date())
+                    records += chunk.count
+                }
+                spool.release(sealed)
+            } else {
+                try await database.write(Self.coalesced(batch), aliveAt: Date())
+            }
             instruments.writeDuration.record(duration: ContinuousClock.now - started)
-            if !batch.isEmpty {
-                instruments.batchRecords.record(batch.count)
-                instruments.written.increment(by: batch.count)
+            if records > 0 {
+                instruments.batchRecords.record(records)
+                instruments.written.increment(by: records)
             }
             let recovered = queue.withLock { q -> Bool in
-                q.written += UInt64(batch.count)
+                q.written += UInt64(records)
                 q.flushedThrough = max(q.flushedThrough, target)
                 defer { q.problem = nil }
                 return q.problem != nil
@@ -228,6 +293,29 @@ public final class HistoryWriter: SwitchboardObserver, Service {
         }
     }
 
+    /// Notes, at most once a second, whether the path still leads to the open file; returns the
+    /// problem if it does not.
+    private func checkFile(_ now: ContinuousClock.Instant) -> String? {
+        let (due, known) = queue.withLock { q -> (Bool, String?) in
+            guard q.lastFileCheck.map({ now - $0 >= Self.heartbeat }) ?? true else { return (false, q.fileProblem) }
+            q.lastFileCheck = now
+            return (true, q.fileProblem)
+        }
+        guard due else { return known }
+        let problem = database.fileProblem()
+        if problem != known {
+            queue.withLock { $0.fileProblem = problem }
+            if let problem {
+                logger.critical("\(problem)", metadata: [
+                    "file": "\(database.path)", "spool": "\(spool?.path ?? "none")",
+                ])
+            } else {
+                logger.notice("the history file is back at its path", metadata: ["file": "\(database.path)"])
+            }
+        }
+        return problem
+    }
+
     /// A session opened and closed within one batch needs one row write, not two: keep the last
     /// record of each session (it carries everything the first did).
     static func coalesced(_ batch: [Record]) -> [Record] {
@@ -245,9 +333,10 @@ public final class HistoryWriter: SwitchboardObserver, Service {
     /// Waits until everything enqueued before the call is in the file (for tests and shutdown).
     public func waitUntilWritten(timeout: Duration = .seconds(10)) async -> Bool {
         let target = queue.withLock { $0.enqueued }
+        let spoolTarget = spool?.progress.appended ?? 0
         let deadline = ContinuousClock.now + timeout
         wake.signal()
-        while queue.withLock({ $0.flushedThrough < target }) {
+        while queue.withLock({ $0.flushedThrough < target }) || (spool?.progress.committed ?? 0) < spoolTarget {
             guard ContinuousClock.now < deadline else { return false }
             try? await Task.sleep(for: .milliseconds(5))
         }

@@ -53,6 +53,34 @@ public struct SessionRecord: Codable, Sendable, FetchableRecord, PersistableReco
         captureTruncated = info.captureTruncated
     }
 
+    init(
+        id: String, role: String, listener: String?, name: String?, localAddress: String?, remoteAddress: String?,
+        state: String, openedAt: String, closedAt: String?, closeReason: String?, bytesIn: Int64, bytesOut: Int64,
+        partnerId: String?, capture: Bool, captureTruncated: Bool
+    ) {
+        self.id = id
+        self.role = role
+        self.listener = listener
+        self.name = name
+        self.localAddress = localAddress
+        self.remoteAddress = remoteAddress
+        self.state = state
+        self.openedAt = openedAt
+        self.closedAt = closedAt
+        self.closeReason = closeReason
+        self.bytesIn = bytesIn
+        self.bytesOut = bytesOut
+        self.partnerId = partnerId
+        self.capture = capture
+        self.captureTruncated = captureTruncated
+    }
+
+    /// The values of `HistoryDatabase.upsertSQL`, in its column order.
+    var upsertArguments: StatementArguments {
+        [id, role, listener, name, localAddress, remoteAddress, state, openedAt, closedAt, closeReason, bytesIn, bytesOut,
+         partnerId, capture, captureTruncated]
+    }
+
     // Every key is written, absent values as null, like the live sessions API.
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)

@@ -4,10 +4,14 @@ import ServiceLifecycle
 import SwitchboardCore
 import SwitchboardHistory
 
-// history-bench [ROWS]: how fast the history records sessions, and how fast a filtered first
-// page comes back from a large file. A benchmark, not a test: it prints figures.
+// history-bench [ROWS] [--no-spool]: how fast the history records sessions, and how fast a
+// filtered first page comes back from a large file. A benchmark, not a test: it prints figures.
+// The writer goes through the session spool as the service's does; --no-spool measures the
+// memory-only writer, for the spool's cost.
 
-let rows = CommandLine.arguments.dropFirst().first.flatMap(Int.init) ?? 1_000_000
+let arguments = CommandLine.arguments.dropFirst()
+let rows = arguments.first(where: { !$0.hasPrefix("--") }).flatMap(Int.init) ?? 1_000_000
+let useSpool = !arguments.contains("--no-spool")
 let folder = FileManager.default.temporaryDirectory.appendingPathComponent("history-bench-\(UUID().uuidString.prefix(8))")
 try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
 defer { try? FileManager.default.removeItem(at: folder) }
@@ -26,7 +30,8 @@ func session(_ i: Int, at date: Date, closed: Bool) -> SessionInfo {
 }
 
 // 1. The writer, as the service uses it: each session opened then closed, through the observer calls.
-let writer = HistoryWriter(database: database, logger: logger)
+let spool = useSpool ? try SessionSpool(creatingAt: folder.appendingPathComponent("history.sqlite3.spool").path) : nil
+let writer = HistoryWriter(database: database, spool: spool, logger: logger)
 let group = ServiceGroup(configuration: .init(services: [writer], logger: logger))
 let writerSessions = 200_000
 let started = ContinuousClock.now
@@ -49,7 +54,7 @@ try await withThrowingTaskGroup(of: Void.self) { tasks in
 }
 let writerTime = ContinuousClock.now - started
 let writerRate = Double(writerSessions) / writerTime.inSeconds
-print(String(format: "writer: %d sessions (open + close records) in %.2f s = %.0f sessions/s (dropped %d)",
+print(String(format: "writer (\(useSpool ? "spool" : "memory only")): %d sessions (open + close records) in %.2f s = %.0f sessions/s (dropped %d)",
              writerSessions, writerTime.inSeconds, writerRate, writer.health.dropped))
 
 // 2. Fill to `rows` sessions, spread over 30 days, then time first pages of filtered queries.

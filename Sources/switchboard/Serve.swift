@@ -28,6 +28,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The SQLite file of the session history; created and migrated if needed. Default ./switchboard.sqlite3; env SWITCHBOARD_DB.", valueName: "path"))
     var db: String?
 
+    @Option(help: ArgumentHelp("Size of the session spool beside the history file (<db>.spool, allocated in full at start): what happened to sessions, kept through a SIGKILL and while SQLite cannot write; about 1,800,000 session records per 256 MiB. 0 turns it off (a SIGKILL then loses the last 50 ms of sessions). Default 256; env SWITCHBOARD_HISTORY_SPOOL_MB.", valueName: "MiB"))
+    var historySpoolMB: Int?
+
     @Option(help: ArgumentHelp("Delete closed sessions that opened more than this many days ago. Env SWITCHBOARD_RETAIN_DAYS.", valueName: "days"))
     var retainDays: Int?
 
@@ -89,6 +92,7 @@ struct Serve: AsyncParsableCommand {
     struct Settings {
         var api: Endpoint
         var db: String
+        var historySpoolMB: Int
         var retainDays: Int?
         var retainSessions: Int?
         var captureLimit: Int
@@ -132,6 +136,7 @@ struct Serve: AsyncParsableCommand {
         var settings = Settings(
             api: endpoint,
             db: value(db, "SWITCHBOARD_DB") ?? "./switchboard.sqlite3",
+            historySpoolMB: try number(historySpoolMB, "SWITCHBOARD_HISTORY_SPOOL_MB", "--history-spool-mb") ?? SessionSpool.defaultBytes >> 20,
             retainDays: try number(retainDays, "SWITCHBOARD_RETAIN_DAYS", "--retain-days"),
             retainSessions: try number(retainSessions, "SWITCHBOARD_RETAIN_SESSIONS", "--retain-sessions"),
             captureLimit: try number(captureLimit, "SWITCHBOARD_CAPTURE_LIMIT", "--capture-limit") ?? Switchboard.defaultCaptureLimit,
@@ -168,6 +173,9 @@ struct Serve: AsyncParsableCommand {
         guard (1...10_000).contains(settings.maxLongPolls) else { throw ValidationError("--max-long-polls must be from 1 to 10000") }
         guard (1...(1 << 30)).contains(settings.maxUnsentBytes) else { throw ValidationError("--max-unsent-bytes must be from 1 to 1073741824") }
         if let max = settings.maxSessions, max < 1 { throw ValidationError("--max-sessions must be at least 1") }
+        guard settings.historySpoolMB == 0 || (1...65_536).contains(settings.historySpoolMB) else {
+            throw ValidationError("--history-spool-mb must be 0 (off) or from 1 to 65536")
+        }
         if let days = settings.retainDays, days < 1 { throw ValidationError("--retain-days must be at least 1") }
         if let count = settings.retainSessions, count < 1 { throw ValidationError("--retain-sessions must be at least 1") }
         guard (0...(1 << 30)).contains(settings.captureLimit) else { throw ValidationError("--capture-limit must be from 0 to 1073741824") }
@@ -238,11 +246,14 @@ struct Serve: AsyncParsableCommand {
         } catch {
             throw StartFailure("cannot open the history file \(db): \(error)")
         }
+        // What the spool kept goes into the file before open sessions are marked interrupted: a
+        // session a killed run had already closed is then closed, not interrupted.
+        let spool = try Self.openSpool(beside: db, megabytes: settings.historySpoolMB, history: history, logger: logger)
         let interrupted = try history.markInterrupted()
         if interrupted > 0 {
             logger.warning("sessions left open by the previous run marked interrupted", metadata: ["sessions": "\(interrupted)"])
         }
-        let writer = HistoryWriter(database: history, logger: logger)
+        let writer = HistoryWriter(database: history, spool: spool, logger: logger)
         service.addReadinessCheck { writer.health.problem }
         let descriptors = FileDescriptorBudget.raiseSoftLimit()
         let maxSessions = settings.maxSessions ?? descriptors.defaultMaxSessions
@@ -369,6 +380,46 @@ struct CoreService: Service {
 }
 
 extension Serve {
+    /// Replays what an earlier run left in the spool, then creates it afresh.
+    ///
+    /// A spool that cannot be read, or records SQLite will not take, stop the start: creating
+    /// the spool afresh would throw them away. A spool that cannot be created (the disk has no
+    /// room for it) leaves the service running without one, loudly.
+    static func openSpool(beside db: String, megabytes: Int, history: HistoryDatabase, logger: Logger) throws -> SessionSpool? {
+        guard let path = SessionSpool.path(besideDatabase: db) else { return nil }
+        func replay(_ recovery: SessionSpool.Recovery) throws {
+            do {
+                let replayed = try history.replay(recovery)
+                if replayed > 0 {
+                    logger.notice("sessions recovered from the spool into the history", metadata: [
+                        "sessions": "\(replayed)", "records": "\(recovery.count)", "torn": "\(recovery.tornRecords)",
+                    ])
+                }
+            } catch {
+                throw StartFailure("cannot replay the session spool \(path) into the history: \(error)")
+            }
+        }
+        guard megabytes > 0 else {
+            try replay(try SessionSpool.recover(at: path))
+            // Replayed, so nothing is lost by removing it; left behind it would replay again.
+            unlink(path)
+            logger.warning("no session spool (--history-spool-mb 0): a SIGKILL loses the sessions of the last batch window")
+            return nil
+        }
+        do {
+            return try SessionSpool.open(at: path, bytes: megabytes << 20, replay: replay)
+        } catch let failure as SessionSpool.Failure where failure.kind == .noRoom {
+            // Whatever the file held was replayed before its creation could fail.
+            unlink(path)
+            logger.critical("cannot create the session spool: a SIGKILL loses the sessions of the last batch window, a full disk those past 200,000 records", metadata: [
+                "error": "\(failure)",
+            ])
+            return nil
+        } catch let failure as SessionSpool.Failure {
+            throw StartFailure("\(failure)")
+        }
+    }
+
     /// Prometheus behind swift-metrics, with buckets that fit what is measured.
     static func metricsFactory() -> PrometheusMetricsFactory {
         var factory = PrometheusMetricsFactory(registry: PrometheusCollectorRegistry())

@@ -1,5 +1,6 @@
 import Foundation
 import SwitchboardTestSupport
+import Synchronization
 import XCTest
 
 /// The history's promises, kept by the real binary: nothing that opened is lost, whatever way
@@ -26,7 +27,8 @@ final class DurabilityTests: XCTestCase {
         // Some sessions that came and went, then 20 held open.
         for _ in 0..<5 {
             let peer = try await TestConnection.connect(port: port)
-            await peer.close()
+            // A reset: a hold session outlives its client's FIN, awaiting an answer.
+            await peer.reset()
         }
         var held: [TestConnection] = []
         for _ in 0..<20 { held.append(try await TestConnection.connect(port: port)) }
@@ -70,6 +72,87 @@ final class DurabilityTests: XCTestCase {
         defer { Task { await third.stop() } }
         let gone = try await third.api.get("/v1/listeners/held")
         XCTAssertEqual(gone.status, 404)
+    }
+
+    /// 64 clients churn on an echo listener (connect, send, read the echo back, close) and the
+    /// service is killed with SIGKILL in the middle of it. A session a client completed (its
+    /// echo came back whole, so the service had accepted and recorded it) must be in the
+    /// history after a restart on the same file.
+    ///
+    /// Counted by port: each client notes its connection's local port once the echo is back;
+    /// the history's `remote_address` of the listener's sessions carries the same port. Ports
+    /// can be reused over a run, so the check compares counts per port: for no port may the
+    /// clients have completed more sessions than the history has.
+    func testSIGKILLMidChurnLosesNoSessionAClientCompleted() async throws {
+        let (completed, rows, log) = try await churnThenKill(extra: [])
+        var recorded: [Int: Int] = [:]
+        for row in rows where row["listener"] as? String == "churn" {
+            if let port = (row["remote_address"] as? String)?.split(separator: ":").last.flatMap({ Int($0) }) { recorded[port, default: 0] += 1 }
+        }
+        var made: [Int: Int] = [:]
+        for port in completed { made[port, default: 0] += 1 }
+        let missing = made.reduce(0) { $0 + max(0, $1.value - recorded[$1.key, default: 0]) }
+        XCTAssertGreaterThan(completed.count, 2_000)
+        XCTAssertEqual(missing, 0, "of \(completed.count) sessions the clients completed, \(missing) are not in the history (\(rows.count) rows)\n\(log)")
+        XCTAssertTrue(log.contains("sessions recovered from the spool"), log)
+    }
+
+    /// Runs the churn, kills the service once `threshold` sessions completed, restarts it on
+    /// the same file and returns the ports of the completed sessions and the history's rows.
+    private func churnThenKill(extra: [String], clients: Int = 64, threshold: Int = 3_000) async throws -> (completed: [Int], rows: [[String: Any]], log: String) {
+        raiseOpenFileLimit()
+        let first = try await ServiceProcess.start(extra)
+        let created = try await first.api.post("/v1/listeners", json: #"{"name":"churn","address":"127.0.0.1:0","mode":"echo"}"#)
+        XCTAssertEqual(created.status, 201, created.text)
+        let churn = Churn(port: port(of: created), clients: clients)
+        try await eventually("\(threshold) sessions completed (have \(churn.count))", timeout: .seconds(60)) { churn.count >= threshold }
+        first.signal(SIGKILL)
+        _ = try await first.waitForExit()
+        churn.stop()
+        try await eventually("the clients to stop", timeout: .seconds(30)) { churn.stopped }
+        let second = try await ServiceProcess.start(extra, in: first.directory)
+        defer { Task { await second.stop() } }
+        let ready = try await second.api.get("/readyz")
+        XCTAssertEqual(ready.status, 200, ready.text)
+        let rows = try await historyRows(second.historyFile)
+        return (churn.completed, rows, second.output)
+    }
+
+    /// The history file and its WAL unlinked under the running service: `/readyz` says so,
+    /// new listeners are refused rather than stored into a file nobody will open again, and
+    /// the sessions meanwhile wait in the spool for the file the next start creates.
+    func testADeletedHistoryFileIsReportedAndItsSessionsKeptForTheNextStart() async throws {
+        let service = try await ServiceProcess.start()
+        defer { Task { await service.stop() } }
+        let created = try await service.api.post("/v1/listeners", json: #"{"name":"echo","address":"127.0.0.1:0","mode":"echo"}"#)
+        let port = port(of: created)
+        let before = try await service.api.get("/readyz")
+        XCTAssertEqual(before.status, 200, before.text)
+        XCTAssertEqual(unlink(service.historyFile), 0)
+        XCTAssertEqual(unlink(service.historyFile + "-wal"), 0)
+        try await eventually("/readyz to report the deleted file") { (try await service.api.get("/readyz")).status == 503 }
+        let ready = try await service.api.get("/readyz")
+        XCTAssertEqual(ready.errorCode, "not_ready")
+        XCTAssertTrue(ready.text.contains("the history file was deleted"), ready.text)
+        XCTAssertFalse(ready.text.contains("INSERT"), ready.text)
+        XCTAssertTrue(service.output.contains("critical the history file was deleted"), service.output)
+        let refused = try await service.api.post("/v1/listeners", json: #"{"name":"later","address":"127.0.0.1:0","mode":"echo"}"#)
+        XCTAssertEqual(refused.status, 503, refused.text)
+        XCTAssertEqual(refused.errorCode, "storage_unavailable")
+
+        for _ in 0..<10 {
+            let peer = try await TestConnection.connect(port: port)
+            try await peer.send("ping")
+            try await peer.read(atLeast: 4)
+            await peer.close()
+        }
+        try await eventually("the 10 sessions closed") { (try await service.api.get("/v1/info"))["open_sessions"] as? Int == 0 }
+        service.signal(SIGTERM)
+        _ = try await service.waitForExit()
+        let second = try await ServiceProcess.start(in: service.directory)
+        defer { Task { await second.stop() } }
+        let rows = try await historyRows(second.historyFile)
+        XCTAssertEqual(rows.filter { $0["listener"] as? String == "echo" && $0["state"] as? String == "closed" }.count, 10, "\(rows)")
     }
 
     func testSIGTERMRecordsEverySessionClosed() async throws {
@@ -190,5 +273,63 @@ final class DurabilityTests: XCTestCase {
         try process.run()
         process.waitUntilExit()
         return process.terminationStatus == 0
+    }
+}
+
+/// Clients on threads of their own, with blocking sockets: as many sessions a second as the
+/// service can take, and no event loop of the test's to compete with the service's.
+private final class Churn: Sendable {
+    private let state = Mutex<(ports: [Int], stopped: Int)>(([], 0))
+    private let stopping = Atomic<Bool>(false)
+    private let clients: Int
+
+    init(port: Int, clients: Int) {
+        self.clients = clients
+        for client in 0..<clients {
+            Thread.detachNewThread { [self] in
+                run(port: port, message: Array("churn \(client)\n".utf8))
+                state.withLock { $0.stopped += 1 }
+            }
+        }
+    }
+
+    var count: Int { state.withLock { $0.ports.count } }
+    var completed: [Int] { state.withLock { $0.ports } }
+    var stopped: Bool { state.withLock { $0.stopped == clients } }
+    func stop() { stopping.store(true, ordering: .relaxed) }
+
+    private func run(port: Int, message: [UInt8]) {
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port)).bigEndian
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var buffer = [UInt8](repeating: 0, count: 256)
+        while !stopping.load(ordering: .relaxed) {
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            guard fd >= 0 else { return }
+            defer { close(fd) }
+            // A service killed mid-read must not leave a client waiting for ever.
+            var timeout = timeval(tv_sec: 5, tv_usec: 0)
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+            let connected = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            // Refused: the service is gone; the run is over for this client.
+            guard connected == 0 else { return }
+            var local = sockaddr_in()
+            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+            _ = withUnsafeMutablePointer(to: &local) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+            guard send(fd, message, message.count, Int32(MSG_NOSIGNAL)) == message.count else { continue }
+            var received = 0
+            while received < message.count {
+                let n = recv(fd, &buffer, buffer.count, 0)
+                guard n > 0 else { break }
+                received += n
+            }
+            if received == message.count {
+                let port = Int(UInt16(bigEndian: local.sin_port))
+                state.withLock { $0.ports.append(port) }
+            }
+        }
     }
 }

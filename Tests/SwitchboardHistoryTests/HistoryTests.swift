@@ -125,9 +125,10 @@ final class HistoryTests: XCTestCase {
             try await eventually("the open session in the file", timeout: .seconds(2)) {
                 try await database.page(HistoryFilter(state: .open), limit: 10).sessions.count == 1
             }
-            await peer.close()
+            // A reset: a hold session outlives its client's FIN, awaiting an answer.
+            await peer.reset()
             try await eventually("its close in the file", timeout: .seconds(2)) {
-                try await database.page(HistoryFilter(state: .closed), limit: 10).sessions.first?.closeReason == "peer"
+                try await database.page(HistoryFilter(state: .closed), limit: 10).sessions.first?.closeReason == "reset"
             }
         }
     }

@@ -1,0 +1,160 @@
+import Foundation
+import SwitchboardCore
+
+/// One record of the session spool: a session's whole state as the core last reported it, so
+/// that replaying a record is an upsert and replaying it twice changes nothing.
+struct SpoolRecord: Sendable, Equatable {
+    var seq: UInt64
+    var session: SessionRecord
+
+    /// The record of each session that wins: a closed state over an open one (a close can never
+    /// be undone, whatever order two event loops reported in), else the later sequence number.
+    /// Kept in sequence order.
+    static func latest(_ records: [SpoolRecord]) -> [SpoolRecord] {
+        var index: [String: Int] = [:]
+        index.reserveCapacity(records.count)
+        var kept: [SpoolRecord] = []
+        kept.reserveCapacity(records.count)
+        for record in records {
+            if let at = index[record.session.id] {
+                let old = kept[at]
+                let wins = (record.session.state == "open" ? 0 : 1, record.seq) > (old.session.state == "open" ? 0 : 1, old.seq)
+                if wins { kept[at] = record }
+            } else {
+                index[record.session.id] = kept.count
+                kept.append(record)
+            }
+        }
+        return kept.sorted { $0.seq < $1.seq }
+    }
+}
+
+/// The bytes of a spool record. Little-endian words at 8-byte-aligned offsets:
+///
+///     0  u32 length (whole record, a multiple of 8)   4  u32 check
+///     8  u64 seq
+///     16 u8 role, u8 state, u8 flags, u8 0, u32 0
+///     24 f64 opened_at   32 f64 closed_at   40 u64 bytes_in   48 u64 bytes_out
+///     56 strings: id, listener, name, local, remote, close_reason, partner_id,
+///        each a u16 length (0xFFFF: null) and its UTF-8 bytes; then zeros to the length
+///
+/// The check covers everything after it, salted with the file's salt and the segment's epoch,
+/// so a record torn by a kill, an unwritten reservation, or a record left from an earlier
+/// use of the segment does not validate and is skipped, never misread.
+enum SpoolFormat {
+    static let headerBytes = 16
+    static let stringsOffset = 56
+    static let minimumBytes = stringsOffset + 7 * 2
+    /// Longer strings (a close reason's error text) are cut: a record stays far below a segment.
+    static let maxStringBytes = 2048
+    static let maxRecordBytes = (minimumBytes + 7 * maxStringBytes + 7) & ~7
+    private static let null: UInt16 = 0xFFFF
+
+    private enum Flag {
+        static let capture: UInt8 = 1
+        static let truncated: UInt8 = 2
+        static let closed: UInt8 = 4
+    }
+
+    static func length(_ info: SessionInfo, closeReason: String?) -> Int {
+        func bytes(_ s: String?) -> Int { 2 + min(s?.utf8.count ?? 0, maxStringBytes) }
+        let n = stringsOffset + bytes(info.id.rawValue) + bytes(info.listener) + bytes(info.name) + bytes(info.localAddress)
+            + bytes(info.remoteAddress) + bytes(closeReason) + bytes(info.partnerID?.rawValue)
+        return (n + 7) & ~7
+    }
+
+    /// Writes a whole record at `p` (8-byte aligned, `length` bytes of room), the length and
+    /// check last.
+    static func write(
+        _ info: SessionInfo, closeReason: String?, seq: UInt64, length: Int, epoch: UInt64, salt: UInt64,
+        to p: UnsafeMutableRawPointer
+    ) {
+        p.storeBytes(of: seq.littleEndian, toByteOffset: 8, as: UInt64.self)
+        var flags: UInt8 = 0
+        if info.capture { flags |= Flag.capture }
+        if info.captureTruncated { flags |= Flag.truncated }
+        if info.closedAt != nil { flags |= Flag.closed }
+        let kind = UInt64(info.role == .client ? 1 : 0) | UInt64(info.state == .closed ? 1 : 0) << 8 | UInt64(flags) << 16
+        p.storeBytes(of: kind.littleEndian, toByteOffset: 16, as: UInt64.self)
+        p.storeBytes(of: info.openedAt.timeIntervalSince1970.bitPattern.littleEndian, toByteOffset: 24, as: UInt64.self)
+        p.storeBytes(of: (info.closedAt?.timeIntervalSince1970 ?? 0).bitPattern.littleEndian, toByteOffset: 32, as: UInt64.self)
+        p.storeBytes(of: info.bytesIn.littleEndian, toByteOffset: 40, as: UInt64.self)
+        p.storeBytes(of: info.bytesOut.littleEndian, toByteOffset: 48, as: UInt64.self)
+        var at = stringsOffset
+        func put(_ s: String?) {
+            guard var s else {
+                p.storeBytes(of: null.littleEndian, toByteOffset: at, as: UInt16.self)
+                at += 2
+                return
+            }
+            s.withUTF8 { utf8 in
+                let n = min(utf8.count, maxStringBytes)
+                p.storeBytes(of: UInt16(n).littleEndian, toByteOffset: at, as: UInt16.self)
+                if n > 0 { (p + at + 2).copyMemory(from: utf8.baseAddress!, byteCount: n) }
+                at += 2 + n
+            }
+        }
+        put(info.id.rawValue)
+        put(info.listener)
+        put(info.name)
+        put(info.localAddress)
+        put(info.remoteAddress)
+        put(closeReason)
+        put(info.partnerID?.rawValue)
+        // Padding is zeroed: the segment may hold an older record's bytes here.
+        if at < length { (p + at).initializeMemory(as: UInt8.self, repeating: 0, count: length - at) }
+        let check = Self.check(UnsafeRawPointer(p), length: length, epoch: epoch, salt: salt)
+        p.storeBytes(of: (UInt64(length) | UInt64(check) << 32).littleEndian, as: UInt64.self)
+    }
+
+    /// A word-at-a-time mix (not a CRC): cheap on the event loop, and any torn or stale word
+    /// changes it with odds of 1 in 2^32 of not noticing.
+    static func check(_ p: UnsafeRawPointer, length: Int, epoch: UInt64, salt: UInt64) -> UInt32 {
+        var h = salt ^ (epoch &* 0x9E37_79B9_7F4A_7C15) ^ UInt64(length)
+        var offset = 8
+        while offset < length {
+            h = (h ^ UInt64(littleEndian: p.load(fromByteOffset: offset, as: UInt64.self))) &* 0xFF51_AFD7_ED55_8CCD
+            h ^= h >> 32
+            offset += 8
+        }
+        h = (h ^ (h >> 29)) &* 0xC4CE_B9FE_1A85_EC53
+        return UInt32(truncatingIfNeeded: h ^ (h >> 32))
+    }
+
+    /// The record at `p` and its length, or nil if no whole, valid record of this epoch is there.
+    static func read(_ p: UnsafeRawPointer, available: Int, epoch: UInt64, salt: UInt64) -> (SpoolRecord, Int)? {
+        guard available >= minimumBytes else { return nil }
+        let word = UInt64(littleEndian: p.load(as: UInt64.self))
+        let length = Int(word & 0xFFFF_FFFF)
+        guard length >= minimumBytes, length % 8 == 0, length <= available, length <= maxRecordBytes,
+              UInt32(word >> 32) == check(p, length: length, epoch: epoch, salt: salt) else { return nil }
+        func u64(_ offset: Int) -> UInt64 { UInt64(littleEndian: p.load(fromByteOffset: offset, as: UInt64.self)) }
+        let kind = u64(16)
+        let flags = UInt8(truncatingIfNeeded: kind >> 16)
+        var at = stringsOffset
+        var malformed = false
+        func string() -> String? {
+            guard at + 2 <= length else { malformed = true; return nil }
+            let n = UInt16(littleEndian: p.loadUnaligned(fromByteOffset: at, as: UInt16.self))
+            at += 2
+            if n == null { return nil }
+            guard at + Int(n) <= length else { malformed = true; return nil }
+            defer { at += Int(n) }
+            return String(decoding: UnsafeRawBufferPointer(start: p + at, count: Int(n)), as: UTF8.self)
+        }
+        let id = string(), listener = string(), name = string(), local = string(), remote = string()
+        let reason = string(), partner = string()
+        guard !malformed, let id else { return nil }
+        let closed = flags & Flag.closed != 0
+        let session = SessionRecord(
+            id: id, role: kind & 0xFF == 1 ? SessionRole.client.rawValue : SessionRole.server.rawValue,
+            listener: listener, name: name, localAddress: local, remoteAddress: remote,
+            state: (kind >> 8) & 0xFF == 1 ? SessionState.closed.rawValue : SessionState.open.rawValue,
+            openedAt: RFC3339.format(Date(timeIntervalSince1970: Double(bitPattern: u64(24)))),
+            closedAt: closed ? RFC3339.format(Date(timeIntervalSince1970: Double(bitPattern: u64(32)))) : nil,
+            closeReason: reason, bytesIn: Int64(clamping: u64(40)), bytesOut: Int64(clamping: u64(48)), partnerId: partner,
+            capture: flags & Flag.capture != 0, captureTruncated: flags & Flag.truncated != 0
+        )
+        return (SpoolRecord(seq: u64(8), session: session), length)
+    }
+}
