@@ -805,20 +805,23 @@ public final class Switchboard: Sendable {
         return session
     }
 
+    /// Runs on the session's event loop, as its close does, so the two cannot interleave.
     private func didOpen(_ session: Session) {
+        let info = session.info
+        // Observers first: the history spools the session before anybody can see it in the
+        // API, so a session somebody saw is one a SIGKILL cannot lose.
+        observers.forEach { $0.sessionOpened(info) }
         state.withLock { s in
             s.open[session.id] = session
             s.totalSessions += 1
             if let name = session.name { s.openNames[name] = session.id }
         }
-        let info = session.info
         // Sessions are recorded in the history; a line each at info would flood the journal
         // (journald drops what passes its rate limit, important lines included) and costs a
         // synchronous write on the event loop per line (~10% of the CPU of a churned session).
         if logger.logLevel <= .debug {
             logger.debug("session opened", metadata: Self.metadata(info))
         }
-        observers.forEach { $0.sessionOpened(info) }
     }
 
     private func didClose(_ session: Session) {
