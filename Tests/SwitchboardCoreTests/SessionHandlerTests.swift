@@ -32,7 +32,7 @@ final class SessionHandlerTests: XCTestCase {
     }
 
     func testAHoldSessionWhoseClientFinishedSendingClosesAfterTheGraceUnlessTheOperatorAnswers() throws {
-        let (channel, session, ends) = try connected(.interactive)
+        let (channel, session, ends) = try connected(.hold)
         try channel.writeInbound(ByteBuffer(string: "GET / HTTP/1.0\r\n\r\n"))
         channel.pipeline.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
         XCTAssertTrue(channel.isActive, "a client's FIN does not end a hold session")
@@ -50,7 +50,7 @@ final class SessionHandlerTests: XCTestCase {
     }
 
     func testAHoldSessionWhoseClientKeepsItsSideOpenStaysOpen() throws {
-        let (channel, _, ends) = try connected(.interactive)
+        let (channel, _, ends) = try connected(.hold)
         try channel.writeInbound(ByteBuffer(string: "hello"))
         channel.embeddedEventLoop.advanceTime(by: .seconds(3600))
         XCTAssertTrue(channel.isActive)

@@ -63,7 +63,7 @@ final class SessionHandler: ChannelDuplexHandler {
             } else {
                 context.write(wrapOutboundOut(reply), promise: nil)
             }
-        case .interactive, .relay:
+        case .hold, .forward:
             if session.received(buffer) { pausedForOperator = true }
         }
     }

@@ -65,7 +65,7 @@ extension Session {
     }
 
     private func countSent(_ slice: ByteBuffer) {
-        if case .relay = behaviour { relayed(.out, slice) } else { sent(slice) }
+        if case .forward = behaviour { relayed(.out, slice) } else { sent(slice) }
     }
 
     private func takeSendTurn() async throws {

@@ -6,116 +6,6 @@ import NIOCore
 import NIOPosix
 import Synchronization
 
-public enum SessionRole: String, Sendable, Codable, CaseIterable {
-    /// Accepted by one of our listeners.
-    case server
-    /// Opened by us to somebody else's server.
-    case client
-}
-
-public enum SessionState: String, Sendable, Codable, CaseIterable {
-    case open, closed
-}
-
-/// Why a session ended, in the words the API and history use.
-public enum CloseReason: Sendable, Hashable, CustomStringConvertible {
-    /// We closed it: an operator, a reply-and-close listener, or shutdown.
-    case local
-    /// The peer closed its end in order (FIN).
-    case peer
-    /// The peer reset the connection (RST).
-    case reset
-    /// Nothing moved for the session's idle_timeout_ms.
-    case idle
-    /// The other half of a forwarded pair ended, so this half was closed too.
-    case partner
-    case error(String)
-
-    public var description: String {
-        switch self {
-        case .local: "local"
-        case .peer: "peer"
-        case .reset: "reset"
-        case .idle: "idle"
-        case .partner: "partner"
-        case .error(let text): "error: \(text)"
-        }
-    }
-}
-
-/// A point-in-time copy of a session, safe to hand to the API, the log or the history.
-public struct SessionInfo: Sendable {
-    public let id: SessionID
-    public let role: SessionRole
-    public let listener: String?
-    public let name: String?
-    public let localAddress: String?
-    public let remoteAddress: String?
-    public let state: SessionState
-    public let openedAt: Date
-    public let closedAt: Date?
-    public let closeReason: CloseReason?
-    public let bytesIn: UInt64
-    public let bytesOut: UInt64
-    /// Whether its bytes are recorded into the history, and whether the cap cut that short.
-    public let capture: Bool
-    public let captureTruncated: Bool
-    /// The other half of a forwarded pair: the upstream session of an accepted one, and back.
-    public let partnerID: SessionID?
-
-    public init(
-        id: SessionID, role: SessionRole, listener: String?, name: String?, localAddress: String?, remoteAddress: String?,
-        state: SessionState, openedAt: Date, closedAt: Date?, closeReason: CloseReason?, bytesIn: UInt64, bytesOut: UInt64,
-        capture: Bool, captureTruncated: Bool, partnerID: SessionID? = nil
-    ) {
-        self.partnerID = partnerID
-        self.id = id
-        self.role = role
-        self.listener = listener
-        self.name = name
-        self.localAddress = localAddress
-        self.remoteAddress = remoteAddress
-        self.state = state
-        self.openedAt = openedAt
-        self.closedAt = closedAt
-        self.closeReason = closeReason
-        self.bytesIn = bytesIn
-        self.bytesOut = bytesOut
-        self.capture = capture
-        self.captureTruncated = captureTruncated
-    }
-}
-
-/// A piece of a session's conversation, recorded when capture is on.
-public struct CapturedChunk: Sendable {
-    public let sessionID: SessionID
-    /// Numbered per session from 1, in the order the bytes moved.
-    public let seq: UInt64
-    public let direction: Message.Direction
-    public let at: Date
-    public let data: ByteBuffer
-}
-
-/// Where captured bytes go, and how many of them per session.
-public struct CaptureSettings: Sendable {
-    public var limit: Int
-    public var sink: @Sendable (CapturedChunk) -> Void
-    public init(limit: Int, sink: @escaping @Sendable (CapturedChunk) -> Void) {
-        self.limit = limit
-        self.sink = sink
-    }
-}
-
-/// How a session treats what it receives.
-enum SessionBehaviour: Sendable {
-    case echo
-    case reply(ByteBuffer, closeAfterReply: Bool)
-    /// An operator reads and writes it through the API (hold listeners, outbound sessions).
-    case interactive
-    /// One half of a forwarded pair: bytes are counted (and captured), not kept in memory.
-    case relay
-}
-
 /// One TCP or unix-socket connection, in either role.
 ///
 /// The channel handler updates it on the event loop; the API reads it from anywhere, so its
@@ -202,11 +92,11 @@ public final class Session: Sendable {
         let operatorReads: Bool
         let retention: Int
         switch behaviour {
-        case .interactive: (operatorReads, retention) = (true, 1 << 20)
+        case .hold: (operatorReads, retention) = (true, 1 << 20)
         // Nobody is expected to read an echo or reply session; keep a short look-back only.
         case .echo, .reply: (operatorReads, retention) = (false, 64 * 1024)
         // Relayed bytes are never copied; capture is the way to see them.
-        case .relay: (operatorReads, retention) = (false, 0)
+        case .forward: (operatorReads, retention) = (false, 0)
         }
         mutable = Mutex(Mutable(channel: channel, transcript: Transcript(operatorReads: operatorReads, retention: retention)))
     }
@@ -387,5 +277,3 @@ public final class Session: Sendable {
         try? await channel.close().get()
     }
 }
-
-

@@ -1,0 +1,87 @@
+import Foundation
+import NIOCore
+import NIOPosix
+
+extension Switchboard {
+    /// Opens the upstream half of a forwarded connection on the accepted channel's own event
+    /// loop, so the two halves never hop between threads. Until it is connected the accepted
+    /// half does not read: what the client sends (its FIN too) waits in the kernel, not lost.
+    func connectUpstream(for downstream: RelayHandler, to endpoint: Endpoint, listener: Listener, resetOnFailure: Bool, hops: Int) {
+        let spec = listener.spec
+        let accepted = downstream.session
+        let loop = accepted.eventLoop
+        guard reserveSessionSlot() else {
+            let error = SwitchboardError(.limitReached, "the service's session limit (\(maxSessions)) is reached; the upstream was not connected")
+            observers.forEach { $0.connectFailed(listener: spec.name, name: nil, error: error) }
+            downstream.fail(.error(error.message), reset: resetOnFailure)
+            return
+        }
+        let timeout = spec.options.connectTimeout ?? ConnectSpec.defaultConnectTimeout
+        // The outbound policy is checked for each connection, on the address connected to.
+        let forwardLoops = self.forwardLoops
+        let future = connectChecked(endpoint, timeout: timeout, on: loop) { timeLeft in
+            ClientBootstrap(group: loop)
+                .connectTimeout(timeLeft)
+                // Nothing is read until the relay handler is in place.
+                .channelOption(ChannelOptions.autoRead, value: false)
+                .channelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
+                .channelOption(ChannelOptions.recvAllocator, value: RelayReceiveAllocator())
+                .channelOption(ChannelOptions.maxMessagesPerRead, value: 1)
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(ForwardLoopGuard.Marker(forwardLoops, hops: hops + 1))
+                    }
+                }
+        }
+        future.hop(to: loop).assumeIsolated().whenComplete { [self] result in
+            switch result {
+            case .failure(let error):
+                releaseSessionSlot()
+                let failure = Self.connectError(error, endpoint: endpoint, timeout: timeout)
+                logRepeating("upstream connection failed", key: "upstream \(spec.name)",
+                             metadata: ["listener": "\(spec.name)", "session": "\(accepted.id)", "error": "\(failure.message)"])
+                observers.forEach { $0.connectFailed(listener: spec.name, name: nil, error: failure) }
+                downstream.fail(.error("upstream: \(failure.message)"), reset: resetOnFailure)
+            case .success(let channel):
+                let hops = max(hops, forwardLoops.hops(from: accepted.remoteAddress))
+                guard hops < ForwardLoopGuard.maxHops else {
+                    releaseSessionSlot()
+                    channel.close(promise: nil)
+                    listener.countRejected()
+                    logRepeating("connection refused: forwarding loop", key: "loop \(spec.name)",
+                                 metadata: ["listener": "\(spec.name)", "hops": "\(hops)"])
+                    observers.forEach { $0.connectionRejected(listener: spec.name, reason: .forwardLoop) }
+                    downstream.fail(.error("forwarding loop: the connection came through this service's own forward listeners \(hops) times"), reset: resetOnFailure)
+                    return
+                }
+                let upstream = Session(
+                    id: .make(), role: .client, listener: spec.name, name: nil, channel: channel,
+                    behaviour: .forward, capture: nil, openedAt: Date()
+                )
+                let relay = RelayHandler(session: upstream, reporter: dataReporter) { [self] in self.didClose($0) }
+                do {
+                    try spec.options.apply(to: channel)
+                    try spec.options.addIdleHandler(to: channel)
+                    try channel.pipeline.syncOperations.addHandler(relay)
+                } catch {
+                    releaseSessionSlot()
+                    channel.close(promise: nil)
+                    downstream.fail(.error("upstream: could not set up the connection: \(error)"), reset: resetOnFailure)
+                    return
+                }
+                upstream.partnerID = accepted.id
+                // Known more hops now than at the accept: the marker's count is raised.
+                forwardLoops.opened(upstreamFrom: upstream.localAddress, hops: hops + 1)
+                didOpen(upstream)
+                RelayHandler.join(downstream, relay)
+                // A loopback connect can complete before the accepted channel is even active, so
+                // ask the handler whether the client has left, not the channel.
+                if downstream.ended {
+                    // The client left while the upstream was connecting.
+                    relay.closeForPartner(reset: false)
+                }
+                try? channel.syncOptions?.setOption(ChannelOptions.autoRead, value: true)
+            }
+        }
+    }
+}

@@ -1,0 +1,70 @@
+import Foundation
+import Logging
+import NIOCore
+
+extension Switchboard {
+    /// Runs on the new channel's event loop, before any of its data is read.
+    func accepted(_ channel: any Channel, by listener: Listener) -> EventLoopFuture<Void> {
+        let spec = listener.spec
+        // Accepted by the kernel just before the listener closed: refused, not left unrecorded.
+        guard !stopping.load(ordering: .relaxed) else { return channel.close() }
+        guard reserveSessionSlot() else {
+            listener.countRejected()
+            logger.debug("connection refused: the service's session limit is reached", metadata: ["listener": "\(spec.name)", "max_sessions": "\(maxSessions)"])
+            observers.forEach { $0.connectionRejected(listener: spec.name, reason: .serviceLimit) }
+            return channel.close()
+        }
+        var hops = 0
+        if case .forward = spec.mode {
+            hops = forwardLoops.hops(from: channel)
+            guard hops < ForwardLoopGuard.maxHops else {
+                releaseSessionSlot()
+                listener.countRejected()
+                logRepeating("connection refused: forwarding loop", key: "loop \(spec.name)",
+                             metadata: ["listener": "\(spec.name)", "hops": "\(hops)"])
+                observers.forEach { $0.connectionRejected(listener: spec.name, reason: .forwardLoop) }
+                return channel.close()
+            }
+        }
+        let session = Session(
+            id: .make(), role: .server, listener: spec.name, name: nil,
+            channel: channel, behaviour: spec.mode.behaviour,
+            capture: spec.capture ? captureSettings : nil, openedAt: Date()
+        )
+        switch listener.admit(session) {
+        case .admitted:
+            break
+        case .stopped:
+            // Accepted by the kernel while the listener was being deleted: not a session.
+            releaseSessionSlot()
+            return channel.close()
+        case .full:
+            releaseSessionSlot()
+            logger.debug("connection refused: max_sessions reached", metadata: ["listener": "\(spec.name)"])
+            observers.forEach { $0.connectionRejected(listener: spec.name, reason: .listenerLimit) }
+            return channel.close()
+        }
+        let onClose: @Sendable (Session) -> Void = { [self] session in
+            listener.sessionClosed(session)
+            self.didClose(session)
+        }
+        do {
+            try spec.options.apply(to: channel)
+            try spec.options.addIdleHandler(to: channel)
+            if case .forward(let upstream, let resetOnFailure) = spec.mode {
+                let relay = RelayHandler(session: session, reporter: dataReporter, onClose: onClose)
+                try channel.pipeline.syncOperations.addHandler(relay)
+                didOpen(session)
+                connectUpstream(for: relay, to: upstream, listener: listener, resetOnFailure: resetOnFailure, hops: hops)
+                return channel.eventLoop.makeSucceededVoidFuture()
+            }
+            try channel.pipeline.syncOperations.addHandler(SessionHandler(session: session, reporter: dataReporter, onClose: onClose))
+        } catch {
+            listener.sessionClosed(session)
+            releaseSessionSlot()
+            return channel.eventLoop.makeFailedFuture(error)
+        }
+        didOpen(session)
+        return channel.eventLoop.makeSucceededVoidFuture()
+    }
+}

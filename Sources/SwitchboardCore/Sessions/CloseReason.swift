@@ -1,0 +1,25 @@
+/// Why a session ended, in the words the API and history use.
+public enum CloseReason: Sendable, Hashable, CustomStringConvertible {
+    /// We closed it: an operator, a reply-and-close listener, or shutdown.
+    case local
+    /// The peer closed its end in order (FIN).
+    case peer
+    /// The peer reset the connection (RST).
+    case reset
+    /// Nothing moved for the session's idle_timeout_ms.
+    case idle
+    /// The other half of a forwarded pair ended, so this half was closed too.
+    case partner
+    case error(String)
+
+    public var description: String {
+        switch self {
+        case .local: "local"
+        case .peer: "peer"
+        case .reset: "reset"
+        case .idle: "idle"
+        case .partner: "partner"
+        case .error(let text): "error: \(text)"
+        }
+    }
+}
