@@ -136,7 +136,7 @@ final class RelayHandler: ChannelDuplexHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        let reason = SessionHandler.reason(for: error)
+        let reason = CloseReason(error)
         session.noteCloseReason(reason)
         // A reset is passed on as a reset, so the other peer learns the connection broke.
         partner?.closeForPartner(reset: reason == .reset)

@@ -58,11 +58,10 @@ extension Switchboard {
                     id: .make(), role: .client, listener: spec.name, name: nil, channel: channel,
                     behaviour: .forward, capture: nil, openedAt: Date()
                 )
-                let relay = RelayHandler(session: upstream, reporter: dataReporter) { [self] in self.didClose($0) }
+                let relay: RelayHandler
                 do {
                     try spec.options.apply(to: channel)
-                    try spec.options.addIdleHandler(to: channel)
-                    try channel.pipeline.syncOperations.addHandler(relay)
+                    relay = try SessionPipeline.install(on: channel, session: upstream, options: spec.options, reporter: dataReporter) { [self] in self.didClose($0) }!
                 } catch {
                     releaseSessionSlot()
                     channel.close(promise: nil)

@@ -50,15 +50,12 @@ extension Switchboard {
         }
         do {
             try spec.options.apply(to: channel)
-            try spec.options.addIdleHandler(to: channel)
-            if case .forward(let upstream, let resetOnFailure) = spec.mode {
-                let relay = RelayHandler(session: session, reporter: dataReporter, onClose: onClose)
-                try channel.pipeline.syncOperations.addHandler(relay)
+            let relay = try SessionPipeline.install(on: channel, session: session, options: spec.options, reporter: dataReporter, onClose: onClose)
+            if case .forward(let upstream, let resetOnFailure) = spec.mode, let relay {
                 didOpen(session)
                 connectUpstream(for: relay, to: upstream, listener: listener, resetOnFailure: resetOnFailure, hops: hops)
                 return channel.eventLoop.makeSucceededVoidFuture()
             }
-            try channel.pipeline.syncOperations.addHandler(SessionHandler(session: session, reporter: dataReporter, onClose: onClose))
         } catch {
             listener.sessionClosed(session)
             releaseSessionSlot()

@@ -68,8 +68,7 @@ extension Switchboard {
                 var attached = true
                 do {
                     try spec.options.apply(to: channel)
-                    try spec.options.addIdleHandler(to: channel)
-                    try channel.pipeline.syncOperations.addHandler(SessionHandler(session: session, reporter: dataReporter) { [self] in self.didClose($0) })
+                    try SessionPipeline.install(on: channel, session: session, options: spec.options, reporter: dataReporter) { [self] in self.didClose($0) }
                 } catch {
                     if channel.isActive { throw error }
                     attached = false

@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import NIOCore
+
 /// Why a session ended, in the words the API and history use.
 public enum CloseReason: Sendable, Hashable, CustomStringConvertible {
     /// We closed it: an operator, a reply-and-close listener, or shutdown.
@@ -21,5 +26,20 @@ public enum CloseReason: Sendable, Hashable, CustomStringConvertible {
         case .partner: "partner"
         case .error(let text): "error: \(text)"
         }
+    }
+}
+
+extension CloseReason {
+    /// The reason an error ends a connection with: a reset (RST, or a write into one) is `reset`.
+    init(_ error: any Error) {
+        if let io = error as? IOError {
+            switch io.errnoCode {
+            case ECONNRESET, EPIPE: self = .reset
+            case ETIMEDOUT: self = .error("timed out")
+            default: self = .error(io.description)
+            }
+            return
+        }
+        self = .error("\(error)")
     }
 }

@@ -50,7 +50,12 @@ extension Session {
             // Counted by the write itself, also when the caller stopped waiting for it.
             write.whenComplete { [self] result in
                 mutable.withLock { $0.unsent -= slice.readableBytes }
-                if case .success = result { countSent(slice) }
+                switch result {
+                case .success: countSent(slice)
+                // A peer that resets while this write is queued may be noticed by the write, not a
+                // read; its failure comes before the channel goes inactive, so the reason is kept.
+                case .failure(let error): if CloseReason(error) == .reset { noteCloseReason(.reset) }
+                }
             }
             do {
                 try await Self.waitCancellably(for: write)

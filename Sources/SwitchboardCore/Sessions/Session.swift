@@ -237,7 +237,7 @@ public final class Session: Sendable {
             }
             return (page, resume)
         }
-        resume?.pipeline.fireUserInboundEventTriggered(SessionHandler.ResumeReading())
+        resume?.pipeline.fireUserInboundEventTriggered(SessionRecorder.ResumeReading())
         return page
     }
 
