@@ -84,37 +84,56 @@ public final class HistoryDatabase: Sendable {
     }
 
     /// The listeners to bring back at start-up.
-    public func savedListeners() throws -> [(spec: ListenerSpec, createdAt: Date)] {
+    /// A row this service cannot understand comes back with its `problem`; the values standing
+    /// in for the unreadable ones are only shown, never bound, and the row is not rewritten.
+    public func savedListeners() throws -> [SavedListener] {
         try pool.read { db in try ListenerRecord.order(Column("created_at")).fetchAll(db) }.map { record in
+            var problems: [String] = []
+            func endpoint(_ text: String?, _ field: String) -> Endpoint {
+                do {
+                    return try Endpoint(parsing: text ?? "")
+                } catch {
+                    problems.append("the stored \(field) '\(text ?? "")' cannot be read: \(error)")
+                    return .host(text ?? "", port: 0)
+                }
+            }
             let mode: ListenerMode
             switch record.mode {
+            case "echo": mode = .echo
             case "reply": mode = .reply(ByteBuffer(bytes: record.reply ?? Data()), closeAfterReply: record.closeAfterReply)
             case "hold": mode = .hold
-            case "forward":
-                let upstream = (try? Endpoint(parsing: record.forwardTo ?? "")) ?? .host(record.forwardTo ?? "", port: 0)
-                mode = .forward(to: upstream, resetOnFailure: record.resetOnFailure)
-            default: mode = .echo
+            case "forward": mode = .forward(to: endpoint(record.forwardTo, "forward_to"), resetOnFailure: record.resetOnFailure)
+            default:
+                problems.append("the stored mode '\(record.mode)' is not one this service knows (echo, reply, hold, forward)")
+                mode = .hold
             }
-            let address = (try? Endpoint(parsing: record.address)) ?? .host(record.address, port: 0)
+            let address = endpoint(record.address, "address")
             let spec = ListenerSpec(
                 name: record.name, address: address, mode: mode, maxSessions: record.maxSessions, capture: record.capture,
                 options: StoredOptions.decode(record.options)
             )
-            return (spec, RFC3339.parse(record.createdAt) ?? Date())
+            return SavedListener(spec: spec, createdAt: RFC3339.parse(record.createdAt) ?? Date(), problem: problems.isEmpty ? nil : problems.joined(separator: "; "))
         }
     }
 
     /// The reconnecting sessions to bring back at start-up.
-    public func savedReconnecting() throws -> [(spec: ConnectSpec, createdAt: Date)] {
-        try pool.read { db in try ReconnectingRecord.order(Column("created_at")).fetchAll(db) }.compactMap { record in
-            guard let endpoint = try? Endpoint(parsing: record.connect) else { return nil }
+    public func savedReconnecting() throws -> [SavedReconnecting] {
+        try pool.read { db in try ReconnectingRecord.order(Column("created_at")).fetchAll(db) }.map { record in
+            var problem: String?
+            let endpoint: Endpoint
+            do {
+                endpoint = try Endpoint(parsing: record.connect)
+            } catch {
+                problem = "the stored connect address '\(record.connect)' cannot be read: \(error)"
+                endpoint = .host(record.connect, port: 0)
+            }
             let spec = ConnectSpec(
                 endpoint: endpoint, name: record.name, send: record.send.map { ByteBuffer(bytes: $0) },
                 connectTimeout: .milliseconds(record.connectTimeoutMs), capture: record.capture,
                 options: StoredOptions.decode(record.options),
                 reconnect: ReconnectPolicy(initial: .milliseconds(record.initialMs), max: .milliseconds(record.maxMs), jitter: record.jitter)
             )
-            return (spec, RFC3339.parse(record.createdAt) ?? Date())
+            return SavedReconnecting(spec: spec, createdAt: RFC3339.parse(record.createdAt) ?? Date(), problem: problem)
         }
     }
 

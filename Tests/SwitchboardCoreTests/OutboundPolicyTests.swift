@@ -173,7 +173,7 @@ final class OutboundPolicyTests: XCTestCase {
         XCTAssertTrue(board.listeners().isEmpty)
 
         // A saved listener comes back unchecked; each connection it accepts is checked.
-        let (restored, _) = await board.restoreListeners([(spec, Date())])
+        let (restored, _) = await board.restoreListeners([SavedListener(spec: spec, createdAt: Date())])
         XCTAssertEqual(restored, 1)
         let port = Int(try board.listener(named: "fwd").address.split(separator: ":").last!)!
         let client = try await TestConnection.connect(port: port)
@@ -191,7 +191,7 @@ final class OutboundPolicyTests: XCTestCase {
         XCTAssertEqual(refused, "10.0.0.7:502 is denied by --deny-connect 10.0.0.0/8")
         XCTAssertTrue(board.reconnecting().isEmpty)
         // Restored from an earlier run, with rules that now refuse it: every attempt is refused.
-        _ = await board.restoreReconnecting([(spec, Date())])
+        _ = await board.restoreReconnecting([SavedReconnecting(spec: spec, createdAt: Date())])
         try await eventually("attempts refused by the policy") {
             let status = board.reconnecting(named: "plc").first
             return (status?.failures ?? 0) >= 2 && status?.lastError == "10.0.0.7:502 is denied by --deny-connect 10.0.0.0/8"

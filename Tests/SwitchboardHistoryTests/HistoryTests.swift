@@ -154,7 +154,7 @@ final class HistoryTests: XCTestCase {
         defer { blocker.close(promise: nil) }
         let port = blocker.localAddress!.port!
         let switchboard = Switchboard(group: MultiThreadedEventLoopGroup.singleton, logger: logger, store: database)
-        let result = await switchboard.restoreListeners([(ListenerSpec(name: "blocked", address: .host("127.0.0.1", port: port), mode: .echo), Date())])
+        let result = await switchboard.restoreListeners([SavedListener(spec: ListenerSpec(name: "blocked", address: .host("127.0.0.1", port: port), mode: .echo), createdAt: Date())])
         XCTAssertEqual(result.failed, 1)
         let info = try switchboard.listener(named: "blocked")
         XCTAssertEqual(info.state, .failed)

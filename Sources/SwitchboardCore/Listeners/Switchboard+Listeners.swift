@@ -40,19 +40,21 @@ extension Switchboard {
 
     /// Brings back listeners saved by an earlier run. One whose address cannot be bound any
     /// more is kept and reported with its error; nothing is written back to the store.
-    public func restoreListeners(_ saved: [(spec: ListenerSpec, createdAt: Date)]) async -> (restored: Int, failed: Int) {
+    public func restoreListeners(_ saved: [SavedListener]) async -> (restored: Int, failed: Int) {
         var restored = 0
         var failed = 0
-        for (spec, createdAt) in saved {
+        for entry in saved {
+            let (spec, createdAt) = (entry.spec, entry.createdAt)
             do {
-                try Self.validate(spec)
                 try reserveListenerName(spec.name)
             } catch {
                 logger.error("saved listener skipped", metadata: ["listener": "\(spec.name)", "error": "\(error)"])
                 failed += 1
                 continue
             }
-            do {
+            do throws(SwitchboardError) {
+                if let problem = entry.problem { throw SwitchboardError(.invalidArgument, problem) }
+                try Self.validate(spec)
                 let listener = try await bind(spec, createdAt: createdAt)
                 try await refuseForwardingToItself(listener)
                 _ = publish(listener)

@@ -132,6 +132,15 @@ final class Reconnector: Sendable {
         if !stopped { report(status) }
     }
 
+    /// Never started: what was stored cannot be understood; listed stopped with why.
+    func markUnrestorable(_ problem: String) {
+        mutable.withLock { m in
+            m.stopped = true
+            m.state = .stopped
+            m.lastError = problem
+        }
+    }
+
     /// No more attempts. The caller closes the current session, if open, and then awaits the task.
     func stop() -> (task: Task<Void, Never>?, session: Session?) {
         let (task, session, finished) = mutable.withLock { m in

@@ -33,13 +33,20 @@ extension Switchboard {
 
     /// Brings back the reconnecting sessions saved by an earlier run; their first attempts run
     /// in the background.
-    public func restoreReconnecting(_ saved: [(spec: ConnectSpec, createdAt: Date)]) async -> Int {
+    public func restoreReconnecting(_ saved: [SavedReconnecting]) async -> Int {
         var restored = 0
-        for (spec, createdAt) in saved {
-            guard let name = spec.name else { continue }
+        for entry in saved {
+            guard let name = entry.spec.name else { continue }
             let taken = state.withLock { s in s.reconnectors[name] != nil || s.openNames[name] != nil || s.shuttingDown }
             guard !taken else { continue }
-            _ = await launch(Reconnector(spec: spec, name: name, createdAt: createdAt), awaitFirstAttempt: false)
+            let reconnector = Reconnector(spec: entry.spec, name: name, createdAt: entry.createdAt)
+            if let problem = entry.problem {
+                logger.error("saved reconnecting session could not be restored", metadata: ["name": "\(name)", "error": "\(problem)"])
+                reconnector.markUnrestorable(problem)
+                state.withLock { $0.reconnectors[name] = reconnector }
+                continue
+            }
+            _ = await launch(reconnector, awaitFirstAttempt: false)
             restored += 1
         }
         return restored
