@@ -54,7 +54,7 @@ extension Switchboard {
 
     func launch(_ reconnector: Reconnector, awaitFirstAttempt: Bool) async -> ReconnectStatus {
         state.withLock { $0.reconnectors[reconnector.name] = reconnector }
-        let firstResult = FirstResult()
+        let firstResult = OnceContinuation()
         reconnector.start(open: { [self] spec throws(SwitchboardError) in
             try await self.openOutbound(spec)
         }, report: { [self] status in
@@ -63,11 +63,11 @@ extension Switchboard {
                              metadata: ["name": "\(status.name)", "error": "\(status.lastError ?? "")", "failures": "\(status.failures)"])
             }
             observers.forEach { $0.sessionReconnecting(status) }
-            if status.state != .connecting { firstResult.resume() }
+            if status.state != .connecting { firstResult.resume(with: .success(())) }
         }, finished: {
-            firstResult.resume()
+            firstResult.resume(with: .success(()))
         })
-        if awaitFirstAttempt { await firstResult.wait() }
+        if awaitFirstAttempt { try? await firstResult.wait() }
         return reconnector.status
     }
 

@@ -1,8 +1,8 @@
 import Synchronization
 
-/// A continuation resumed by whichever comes first of several callers (a completed future, a
-/// cancellation), the others being no-ops; a result that comes before the continuation is set
-/// is kept and delivered when it is.
+/// A continuation resumed by whichever comes first of several callers (a completed future and
+/// a cancellation; the reports of a reconnecting session's first attempt), the others being
+/// no-ops; a result that comes before the wait is kept and delivered when it starts.
 final class OnceContinuation: Sendable {
     private struct State {
         var continuation: CheckedContinuation<Void, any Error>?
@@ -21,6 +21,11 @@ final class OnceContinuation: Sendable {
             return result
         }
         if let early { continuation.resume(with: early) }
+    }
+
+    /// Waits for the first result; only one task may wait.
+    func wait() async throws {
+        try await withCheckedThrowingContinuation { set($0) }
     }
 
     func resume(with result: Result<Void, any Error>) {
