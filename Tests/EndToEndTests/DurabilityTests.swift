@@ -264,16 +264,6 @@ final class DurabilityTests: XCTestCase {
         let rows = try await historyRows(service.historyFile)
         XCTAssertEqual(rows.count, made, "nothing was lost while the file was read-only")
     }
-
-    private func chattr(_ flag: String, _ files: [String]) throws -> Bool {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["chattr", flag] + files
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        return process.terminationStatus == 0
-    }
 }
 
 /// Clients on threads of their own, with blocking sockets: as many sessions a second as the

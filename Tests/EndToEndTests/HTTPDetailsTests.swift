@@ -113,21 +113,9 @@ final class HTTPDetailsTests: XCTestCase {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("switchboard-activation-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         // The listening socket bound by a wrapper and passed as systemd passes it.
-        let wrapper = """
-            import os, socket, sys
-            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            s.bind(("127.0.0.1", 0))
-            s.listen(64)
-            os.dup2(s.fileno(), 3)
-            os.set_inheritable(3, True)
-            env = dict(os.environ, LISTEN_FDS="1", LISTEN_FDNAMES="api", LISTEN_PID=str(os.getpid()))
-            os.execve(sys.argv[1], sys.argv[1:], env)
-            """
-        let script = folder.appendingPathComponent("activate.py")
-        try wrapper.write(to: script, atomically: true, encoding: .utf8)
         let service = try ServiceProcess(
             executable: URL(fileURLWithPath: "/usr/bin/env"),
-            arguments: ["python3", script.path, ServiceProcess.binary.path, "serve", "--max-long-polls", "1", "--db", folder.appendingPathComponent("h.sqlite3").path],
+            arguments: ["python3", try ServiceProcess.socketActivationWrapper(in: folder), ServiceProcess.binary.path, "serve", "--max-long-polls", "1", "--db", folder.appendingPathComponent("h.sqlite3").path],
             directory: folder
         )
         defer { Task { await service.stop() } }
@@ -218,15 +206,5 @@ final class HTTPDetailsTests: XCTestCase {
             return !id.isEmpty
         }
         return (id, peer)
-    }
-
-    private func chattr(_ flag: String, _ files: [String]) throws -> Bool {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["chattr", flag] + files
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        return process.terminationStatus == 0
     }
 }

@@ -44,23 +44,10 @@ final class SystemdIntegrationTests: XCTestCase {
     func testServesTheAPIOnAnInheritedSocket() async throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("switchboard-activation-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        let wrapper = """
-            import os, socket, sys
-            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            s.bind(("127.0.0.1", 0))
-            s.listen(64)
-            os.dup2(s.fileno(), 3)
-            os.set_inheritable(3, True)
-            env = dict(os.environ, LISTEN_FDS="1", LISTEN_FDNAMES="api", LISTEN_PID=str(os.getpid()))
-            os.execve(sys.argv[1], sys.argv[1:], env)
-            """
-        let script = folder.appendingPathComponent("activate.py")
-        try wrapper.write(to: script, atomically: true, encoding: .utf8)
         // --api names an address that is taken: with an inherited socket it must not be bound.
         let service = try ServiceProcess(
             executable: URL(fileURLWithPath: "/usr/bin/env"),
-            arguments: ["python3", script.path, ServiceProcess.binary.path, "serve", "--api", "127.0.0.1:1", "--db", folder.appendingPathComponent("h.sqlite3").path],
+            arguments: ["python3", try ServiceProcess.socketActivationWrapper(in: folder), ServiceProcess.binary.path, "serve", "--api", "127.0.0.1:1", "--db", folder.appendingPathComponent("h.sqlite3").path],
             directory: folder
         )
         defer { Task { await service.stop() } }
