@@ -68,6 +68,8 @@ final class ServiceProcess: Sendable {
     }
 
     var output: String { log.text }
+    /// The process closed its output: `output` is all there will be.
+    var outputComplete: Bool { log.closed }
 
     var apiPort: Int? {
         guard let line = output.split(separator: "\n").first(where: { $0.contains("control API listening on ") }),
@@ -109,7 +111,8 @@ func runSwitchboard(_ arguments: [String], environment: [String: String] = [:]) 
     let directory = FileManager.default.temporaryDirectory
     let service = try ServiceProcess(arguments: arguments, directory: directory, environment: environment)
     let status = try await service.waitForExit()
-    try await eventually("the output to be read") { !service.output.isEmpty }
+    // All of it: a first read can hold half a line.
+    try await eventually("the output to be read") { service.outputComplete }
     return (status, service.output)
 }
 

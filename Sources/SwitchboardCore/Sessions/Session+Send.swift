@@ -45,9 +45,9 @@ extension Session {
             let slice = rest.readSlice(length: min(Self.sendSlice, rest.readableBytes))!
             unwritten -= slice.readableBytes
             let promise = channel.eventLoop.makePromise(of: Void.self)
-            channel.writeAndFlush(slice, promise: promise)
             let write = promise.futureResult
-            // Counted by the write itself, also when the caller stopped waiting for it.
+            // Counted by the write itself, also when the caller stopped waiting for it; attached
+            // before the write is made, so that it runs before a reset closes the channel.
             write.whenComplete { [self] result in
                 mutable.withLock { $0.unsent -= slice.readableBytes }
                 switch result {
@@ -57,6 +57,7 @@ extension Session {
                 case .failure(let error): if CloseReason(error) == .reset { noteCloseReason(.reset) }
                 }
             }
+            channel.writeAndFlush(slice, promise: promise)
             do {
                 try await Self.waitCancellably(for: write)
             } catch is CancellationError {
