@@ -113,22 +113,41 @@ let package = Package(
             ],
             plugins: ["EmbedOpenAPI"]
         ),
-        .executableTarget(
-            name: "switchboard",
+        // The whole service built from its Settings in one function, buildService: history,
+        // core, metrics, retention, the API and the systemd pieces in one ServiceGroup. The
+        // executable runs it and the API tests run it, so what is tested is what is served.
+        .target(
+            name: "SwitchboardService",
             dependencies: [
                 "SwitchboardCore",
                 "SwitchboardMetrics",
-                .product(name: "Metrics", package: "swift-metrics"),
-                .product(name: "Prometheus", package: "swift-prometheus"),
                 "SwitchboardHistory",
                 "SwitchboardSystemd",
                 "SwitchboardAPI",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // The command line: flags and environment into Settings, then buildService; and the
+        // history queries.
+        .executableTarget(
+            name: "switchboard",
+            dependencies: [
+                "SwitchboardService",
+                "SwitchboardCore",
+                "SwitchboardHistory",
+                "SwitchboardSystemd",
+                "SwitchboardAPI",
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // Real-socket helpers shared by the test targets: a TCP peer, an HTTP client, a deadline.
@@ -185,6 +204,7 @@ let package = Package(
             name: "SwitchboardAPITests",
             dependencies: [
                 "SwitchboardAPI",
+                "SwitchboardService",
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 "SwitchboardCore",
                 "SwitchboardHistory",
