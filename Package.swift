@@ -46,7 +46,7 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ],
-            plugins: ["EmbedMigrations"]
+            plugins: ["EmbedFiles"]
         ),
         // bench/history: history inserts per second and first-page latency over a large file.
         .executableTarget(
@@ -66,12 +66,10 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
-        // Turns migrations/*.sql into Swift source at build time (see Plugins/EmbedMigrations).
-        .executableTarget(name: "embed-migrations"),
-        .plugin(name: "EmbedMigrations", capability: .buildTool(), dependencies: ["embed-migrations"]),
-        // Turns openapi/openapi.json into Swift source at build time (see Plugins/EmbedOpenAPI).
-        .executableTarget(name: "embed-openapi"),
-        .plugin(name: "EmbedOpenAPI", capability: .buildTool(), dependencies: ["embed-openapi"]),
+        // Turns files into Swift source at build time: the migrations for SwitchboardHistory,
+        // the OpenAPI document for SwitchboardAPI (see Plugins/EmbedFiles).
+        .executableTarget(name: "embed-files"),
+        .plugin(name: "EmbedFiles", capability: .buildTool(), dependencies: ["embed-files"]),
         // Running under systemd: sd_notify over $NOTIFY_SOCKET, the watchdog, socket
         // activation, journal-friendly log lines. No libsystemd.
         .target(
@@ -111,7 +109,7 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
-            plugins: ["EmbedOpenAPI"]
+            plugins: ["EmbedFiles"]
         ),
         // The whole service built from its Settings in one function, buildService: history,
         // core, metrics, retention, the API and the systemd pieces in one ServiceGroup. The
