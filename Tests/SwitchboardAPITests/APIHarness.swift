@@ -38,9 +38,9 @@ func withAPIContext(
         historySpoolMB: 1, eventLimits: eventLimits, logLevel: .warning, outboundPolicy: outboundPolicy
     )
     // No systemd here, whatever the test runner's environment says. The shared loops, never shut
-    // down: Hummingbird's server lets go of its quiescing helper after it has returned, and that
-    // helper then schedules on the loops, which a group stopped by then refuses (an ERROR line
-    // now, a crash in later NIO versions).
+    // down: Hummingbird's server can release its quiescing helper after the service group has
+    // returned, and the helper's deinit fails a promise on the loops, which a group stopped by
+    // then refuses (an ERROR line now, a crash in later NIO versions).
     let service = try await buildService(settings, environment: [:], token: token, eventLoopGroup: MultiThreadedEventLoopGroup.singleton)
     let context = APIContext(
         switchboard: service.switchboard, history: service.history, writer: service.writer, service: service.info, events: service.events,
