@@ -46,7 +46,7 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ],
-            plugins: ["EmbedMigrations"]
+            plugins: ["EmbedFiles"]
         ),
         // bench/history: history inserts per second and first-page latency over a large file.
         .executableTarget(
@@ -66,12 +66,10 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
-        // Turns migrations/*.sql into Swift source at build time (see Plugins/EmbedMigrations).
-        .executableTarget(name: "embed-migrations"),
-        .plugin(name: "EmbedMigrations", capability: .buildTool(), dependencies: ["embed-migrations"]),
-        // Turns openapi/openapi.json into Swift source at build time (see Plugins/EmbedOpenAPI).
-        .executableTarget(name: "embed-openapi"),
-        .plugin(name: "EmbedOpenAPI", capability: .buildTool(), dependencies: ["embed-openapi"]),
+        // Turns files into Swift source at build time: the migrations for SwitchboardHistory,
+        // the OpenAPI document for SwitchboardAPI (see Plugins/EmbedFiles).
+        .executableTarget(name: "embed-files"),
+        .plugin(name: "EmbedFiles", capability: .buildTool(), dependencies: ["embed-files"]),
         // Running under systemd: sd_notify over $NOTIFY_SOCKET, the watchdog, socket
         // activation, journal-friendly log lines. No libsystemd.
         .target(
@@ -111,24 +109,43 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
-            plugins: ["EmbedOpenAPI"]
+            plugins: ["EmbedFiles"]
         ),
-        .executableTarget(
-            name: "switchboard",
+        // The whole service built from its Settings in one function, buildService: history,
+        // core, metrics, retention, the API and the systemd pieces in one ServiceGroup. The
+        // executable runs it and the API tests run it, so what is tested is what is served.
+        .target(
+            name: "SwitchboardService",
             dependencies: [
                 "SwitchboardCore",
                 "SwitchboardMetrics",
-                .product(name: "Metrics", package: "swift-metrics"),
-                .product(name: "Prometheus", package: "swift-prometheus"),
                 "SwitchboardHistory",
                 "SwitchboardSystemd",
                 "SwitchboardAPI",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // The command line: flags and environment into Settings, then buildService; and the
+        // history queries.
+        .executableTarget(
+            name: "switchboard",
+            dependencies: [
+                "SwitchboardService",
+                "SwitchboardCore",
+                "SwitchboardHistory",
+                "SwitchboardSystemd",
+                "SwitchboardAPI",
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // Real-socket helpers shared by the test targets: a TCP peer, an HTTP client, a deadline.
@@ -185,6 +202,7 @@ let package = Package(
             name: "SwitchboardAPITests",
             dependencies: [
                 "SwitchboardAPI",
+                "SwitchboardService",
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 "SwitchboardCore",
                 "SwitchboardHistory",

@@ -9,6 +9,6 @@ struct SwitchboardCommand: AsyncParsableCommand {
             switchboard serve starts the service. Operators then create listeners and open \
             sessions with curl against its control API (see the README).
             """,
-        subcommands: [Serve.self, HistoryCommand.self]
+        subcommands: [ServeCommand.self, HistoryCommand.self]
     )
 }

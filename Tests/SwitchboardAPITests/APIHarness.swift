@@ -1,14 +1,11 @@
-import Hummingbird
-import Logging
+import Foundation
 import NIOPosix
 import Prometheus
-import ServiceLifecycle
 import SwitchboardAPI
 import SwitchboardCore
 import SwitchboardHistory
-import Foundation
+import SwitchboardService
 import SwitchboardTestSupport
-import Synchronization
 import XCTest
 
 /// The pieces of a running service that a test may reach behind the API's back.
@@ -22,8 +19,8 @@ struct APIContext {
     let registry: PrometheusCollectorRegistry
 }
 
-/// Runs the control API in-process on 127.0.0.1:0, with a history file in a temporary folder,
-/// for the length of `body`.
+/// Runs the service as `serve` builds it, in-process on 127.0.0.1:0 with a history file in a
+/// temporary folder, for the length of `body`.
 func withAPI(_ body: (HTTPClient, Switchboard) async throws -> Void) async throws {
     try await withAPIContext { api, context in try await body(api, context.switchboard) }
 }
@@ -32,44 +29,28 @@ func withAPIContext(
     events eventLimits: EventHub.Limits = .init(), token: APIToken? = nil, outboundPolicy: OutboundPolicy = .allowAll,
     _ body: (HTTPClient, APIContext) async throws -> Void
 ) async throws {
-    var logger = Logger(label: "api-test")
-    logger.logLevel = .warning
     let folder = FileManager.default.temporaryDirectory.appendingPathComponent("switchboard-api-\(UUID().uuidString.prefix(8))")
     try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: folder) }
-    let history = try HistoryDatabase(path: folder.appendingPathComponent("history.sqlite3").path)
-    let writer = HistoryWriter(database: history, logger: logger)
-    let registry = PrometheusCollectorRegistry()
-    let events = EventHub(limits: eventLimits, logger: logger, metrics: PrometheusMetricsFactory(registry: registry))
-    let switchboard = Switchboard(group: MultiThreadedEventLoopGroup.singleton, logger: logger, observers: [writer, events], store: history, outboundPolicy: outboundPolicy)
-    events.attach(switchboard)
-    let metrics = MetricsExport(factory: PrometheusMetricsFactory(registry: registry))
-    let service = ServiceInfo()
-    service.addReadinessCheck { writer.health.problem }
-    service.startupFinished()
-    let context = APIContext(switchboard: switchboard, history: history, writer: writer, service: service, events: events, registry: registry)
-    let port = Mutex<Int?>(nil)
-    let app = Application(
-        responder: ControlAPI.responder(
-            switchboard: switchboard, history: history, writer: writer, service: service, logger: logger, events: events, metrics: metrics, token: token
-        ),
-        // The service's HTTP/1 pipeline, so that what is tested is what is served.
-        server: .http1(configuration: ControlAPI.http1Configuration(limits: .init())),
-        configuration: ApplicationConfiguration(address: .hostname("127.0.0.1", port: 0)),
-        onServerRunning: { channel in
-            service.address = "127.0.0.1:\(channel.localAddress?.port ?? 0)"
-            port.withLock { $0 = channel.localAddress?.port }
-        },
-        eventLoopGroupProvider: .shared(MultiThreadedEventLoopGroup.singleton),
-        logger: logger
+    let settings = Settings(
+        api: .host("127.0.0.1", port: 0), db: folder.appendingPathComponent("history.sqlite3").path,
+        // The smallest spool: the service's, without allocating 256 MiB per test.
+        historySpoolMB: 1, eventLimits: eventLimits, logLevel: .warning, outboundPolicy: outboundPolicy
     )
-    // As in the service: the event streams end before the HTTP server stops.
-    let serviceGroup = ServiceGroup(configuration: .init(services: [app, events, writer], logger: logger))
+    // No systemd here, whatever the test runner's environment says. The shared loops, never shut
+    // down: Hummingbird's server can release its quiescing helper after the service group has
+    // returned, and the helper's deinit fails a promise on the loops, which a group stopped by
+    // then refuses (an ERROR line now, a crash in later NIO versions).
+    let service = try await buildService(settings, environment: [:], token: token, eventLoopGroup: MultiThreadedEventLoopGroup.singleton)
+    let context = APIContext(
+        switchboard: service.switchboard, history: service.history, writer: service.writer, service: service.info, events: service.events,
+        registry: service.metrics.registry
+    )
     try await withThrowingTaskGroup(of: Void.self) { group in
-        group.addTask { try await serviceGroup.run() }
+        group.addTask { try await service.run() }
         defer { group.cancelAll() }
-        try await eventually("the API to listen") { port.withLock { $0 } != nil }
-        let client = HTTPClient(port: port.withLock { $0 }!)
+        try await eventually("the API to listen") { service.apiAddress?.port != nil }
+        let client = HTTPClient(port: service.apiAddress!.port!)
         let outcome: Result<Void, any Error>
         do {
             try await body(client, context)
@@ -77,10 +58,10 @@ func withAPIContext(
         } catch {
             outcome = .failure(error)
         }
-        await switchboard.shutdown()
-        await serviceGroup.triggerGracefulShutdown()
+        // As served: the core closes its sessions, the writer flushes, the event streams end,
+        // then the HTTP server stops.
+        await service.serviceGroup.triggerGracefulShutdown()
         try await group.next()
         try outcome.get()
     }
 }
-

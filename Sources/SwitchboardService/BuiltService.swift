@@ -1,0 +1,55 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Logging
+import NIOCore
+import NIOPosix
+import Prometheus
+import ServiceLifecycle
+import SwitchboardAPI
+import SwitchboardCore
+import SwitchboardHistory
+import Synchronization
+
+/// The service `buildService(_:)` assembled, ready to run: its ServiceGroup and the parts a
+/// caller (a test) may reach behind the API's back.
+public struct BuiltService: Sendable {
+    public let serviceGroup: ServiceGroup
+    public let switchboard: Switchboard
+    public let history: HistoryDatabase
+    public let writer: HistoryWriter
+    public let info: ServiceInfo
+    public let events: EventHub
+    /// What `/metrics` renders.
+    public let metrics: MetricsExport
+    let ownGroup: MultiThreadedEventLoopGroup?
+    let bound: BoundAddress
+    let api: String
+    let logger: Logger
+
+    /// Where the API listens, once it does (a port chosen with :0 is known only then).
+    public var apiAddress: SocketAddress? { bound.address }
+
+    /// Runs until SIGTERM or SIGINT (or `serviceGroup.triggerGracefulShutdown()`), then stops
+    /// the event loops it made.
+    public func run() async throws {
+        do {
+            try await serviceGroup.run()
+        } catch let error as IOError where error.errnoCode == EADDRINUSE {
+            throw StartFailure("cannot listen for the API on \(api): the address is already in use")
+        } catch let error as IOError where error.errnoCode == EACCES {
+            throw StartFailure("cannot listen for the API on \(api): permission denied")
+        }
+        try? await ownGroup?.shutdownGracefully()
+        logger.info("switchboard stopped")
+    }
+}
+
+/// The API's address, set from the server's channel when it starts listening.
+final class BoundAddress: Sendable {
+    private let value = Mutex<SocketAddress?>(nil)
+    var address: SocketAddress? {
+        get { value.withLock { $0 } }
+        set { value.withLock { $0 = newValue } }
+    }
+}
