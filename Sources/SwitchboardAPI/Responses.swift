@@ -3,6 +3,9 @@ import NIOCore
 import SwitchboardCore
 import SwitchboardHistory
 
+/// Written by hand, unlike every other answer: the reply and forward keys exist only for
+/// listeners of those modes (the OpenAPI document has them non-null and optional), and the
+/// encoder writes every absent optional as null.
 struct ListenerResponse: Encodable {
     let info: ListenerInfo
 
@@ -53,7 +56,8 @@ struct ListenerResponse: Encodable {
     }
 }
 
-/// Connection options with every key present; null means the default.
+/// Connection options with every key present; null means the default. Written by hand for
+/// `backlog`, a listener's key only.
 struct OptionsResponse: Encodable {
     let options: ConnectionOptions
     let listener: Bool
@@ -68,13 +72,6 @@ struct OptionsResponse: Encodable {
         let idle_s: Int?
         let interval_s: Int?
         let count: Int?
-        func encode(to encoder: any Encoder) throws {
-            var c = encoder.container(keyedBy: CodingKeys.self)
-            try c.encode(idle_s, forKey: .idle_s)
-            try c.encode(interval_s, forKey: .interval_s)
-            try c.encode(count, forKey: .count)
-        }
-        enum CodingKeys: String, CodingKey { case idle_s, interval_s, count }
     }
 
     func encode(to encoder: any Encoder) throws {
@@ -89,26 +86,33 @@ struct OptionsResponse: Encodable {
 
 /// Where a named reconnecting session stands, with its current (or latest) session.
 struct ReconnectResponse: Encodable {
-    let status: ReconnectStatus
+    let name: String
+    let connect: String
+    let state: String
+    let sessionID: String?
+    let failures: Int
+    let nextAttemptAt: String?
+    let lastError: String?
     let session: SessionRecord?
 
     enum CodingKeys: String, CodingKey {
-        case name, connect, state, failures, session
+        case name, connect, state
         case sessionID = "session_id"
+        case failures
         case nextAttemptAt = "next_attempt_at"
         case lastError = "last_error"
+        case session
     }
 
-    func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(status.name, forKey: .name)
-        try c.encode(status.endpoint, forKey: .connect)
-        try c.encode(status.state.rawValue, forKey: .state)
-        try c.encode(status.sessionID?.rawValue, forKey: .sessionID)
-        try c.encode(status.failures, forKey: .failures)
-        try c.encode(status.nextAttemptAt.map(RFC3339.format), forKey: .nextAttemptAt)
-        try c.encode(status.lastError, forKey: .lastError)
-        try c.encode(session, forKey: .session)
+    init(status: ReconnectStatus, session: SessionRecord?) {
+        name = status.name
+        connect = status.endpoint
+        state = status.state.rawValue
+        sessionID = status.sessionID?.rawValue
+        failures = status.failures
+        nextAttemptAt = status.nextAttemptAt.map(RFC3339.format)
+        lastError = status.lastError
+        self.session = session
     }
 }
 
@@ -171,14 +175,5 @@ struct MessagesResponse: Encodable {
         firstSeq = page.firstRetained
         sessionState = state.rawValue
         peerFinished = page.peerFinished
-    }
-
-    func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(messages, forKey: .messages)
-        try c.encode(next, forKey: .next)
-        try c.encode(firstSeq, forKey: .firstSeq)
-        try c.encode(sessionState, forKey: .sessionState)
-        try c.encode(peerFinished, forKey: .peerFinished)
     }
 }

@@ -42,8 +42,6 @@ struct HistoryController {
     private func streamed(_ filter: HistoryFilter, format: Format) -> Response {
         let history = self.history
         let body = ResponseBody { writer in
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.withoutEscapingSlashes, .sortedKeys]
             if format == .csv { try await writer.write(ByteBuffer(string: SessionRecord.csvHeader + "\r\n")) }
             try await history.forEachChunk(filter) { rows in
                 var buffer = ByteBuffer()
@@ -51,7 +49,7 @@ struct HistoryController {
                     if format == .csv {
                         buffer.writeString(row.csvLine + "\r\n")
                     } else {
-                        buffer.writeBytes(try encoder.encode(row))
+                        buffer.writeBytes(try StreamingJSONEncoder.encode(row))
                         buffer.writeString("\n")
                     }
                 }
@@ -136,11 +134,6 @@ struct HistoryController {
             case sessions
             case nextCursor = "next_cursor"
         }
-        func encode(to encoder: any Encoder) throws {
-            var c = encoder.container(keyedBy: CodingKeys.self)
-            try c.encode(sessions, forKey: .sessions)
-            try c.encode(nextCursor, forKey: .nextCursor)
-        }
     }
 
     struct CapturedMessages: Encodable {
@@ -170,15 +163,6 @@ struct HistoryController {
             case since, until, groups, sessions
             case bytesIn = "bytes_in"
             case bytesOut = "bytes_out"
-        }
-        func encode(to encoder: any Encoder) throws {
-            var c = encoder.container(keyedBy: CodingKeys.self)
-            try c.encode(since, forKey: .since)
-            try c.encode(until, forKey: .until)
-            try c.encode(groups, forKey: .groups)
-            try c.encode(sessions, forKey: .sessions)
-            try c.encode(bytesIn, forKey: .bytesIn)
-            try c.encode(bytesOut, forKey: .bytesOut)
         }
     }
 }
