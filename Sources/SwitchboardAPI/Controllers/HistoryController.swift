@@ -26,12 +26,14 @@ struct HistoryController {
         switch format {
         case .json:
             let limit = Int(try query.integer("limit", in: 1...1000) ?? 100)
-            let cursor = query["cursor"]
+            // An empty cursor is the first page: the document allows one, and a script that
+            // loops `cursor=$next` starts with it empty.
+            let cursor = query["cursor"].flatMap { $0.isEmpty ? nil : $0 }
             if let cursor, HistoryCursor.parse(cursor) == nil { throw APIError.invalid("cursor '\(cursor)' is not one this service gave out") }
             let page = try await storage { try await history.page(filter, limit: limit, cursor: cursor) }
             return try JSONResponse.make(Page(sessions: page.sessions, nextCursor: page.nextCursor))
         case .ndjson, .csv:
-            guard query["limit"] == nil, query["cursor"] == nil else {
+            guard query["limit"] == nil, query["cursor"]?.isEmpty ?? true else {
                 throw APIError.invalid("format=\(format.rawValue) streams every matching session; limit and cursor are for format=json")
             }
             return streamed(filter, format: format)
