@@ -22,14 +22,13 @@ public struct APIError: HTTPResponseError, Sendable {
     }
 
     func response() -> Response {
-        var response = (try? JSONResponse.make(Body(error: .init(code: code, message: message)), status: status))
-            ?? Response(status: status)
+        var response = JSONResponse.make(json: body, status: status)
         for field in headers { response.headers.append(field) }
         return response
     }
 
-    /// The body alone, for the channel handlers that answer below Hummingbird.
-    var body: [UInt8] { (try? StreamingJSONEncoder.encode(Body(error: .init(code: code, message: message)))) ?? [] }
+    /// The body, for Hummingbird's answers and the channel handlers that answer below it alike.
+    var body: [UInt8] { JSONResponse.bytes(Body(error: .init(code: code, message: message))) ?? [] }
 
     private struct Body: Encodable {
         struct Detail: Encodable { let code: String; let message: String }

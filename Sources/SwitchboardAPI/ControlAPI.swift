@@ -92,6 +92,9 @@ struct ErrorMiddleware: RouterMiddleware {
             return try await next(request, context)
         } catch let error as APIError {
             return error.response()
+        } catch let error as SwitchboardError {
+            // The one place the core's refusals become API errors; controllers just `try`.
+            return APIError(error).response()
         } catch let error as HTTPError {
             return translate(error, request: request).response()
         } catch is CancellationError where Task.isCancelled {
