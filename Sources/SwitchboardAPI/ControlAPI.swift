@@ -29,6 +29,8 @@ public enum ControlAPI {
     ) -> Router<APIRequestContext> {
         let router = Router(context: APIRequestContext.self)
         let routeTable = RouteTable()
+        // First: every middleware after it, and every route, reads the limits from the context.
+        router.add(middleware: LimitsMiddleware(limits: limits))
         // Outside the error middleware, so it records the status the client got.
         if let metrics { router.add(middleware: RequestMetricsMiddleware(factory: metrics.factory)) }
         // First, so that it wraps every route and the router's own not-found answer.
@@ -36,7 +38,7 @@ public enum ControlAPI {
         // Inside the error middleware, so a 401 has the JSON shape; before any route, so an
         // unknown path without the token is a 401, not a 404.
         if let token { router.add(middleware: BearerAuthMiddleware(token: token)) }
-        router.add(middleware: LimitsMiddleware(limits: limits))
+        router.add(middleware: RequestHeadSizeMiddleware())
         // After the refusals that need no body, so that they go out before the client sends one.
         router.add(middleware: ExpectContinueMiddleware())
         let serviceRoutes = ServiceController(switchboard: switchboard, service: service, history: history, writer: writer)
@@ -96,7 +98,7 @@ struct ErrorMiddleware: RouterMiddleware {
             // The one place the core's refusals become API errors; controllers just `try`.
             return APIError(error).response()
         } catch let error as HTTPError {
-            return translate(error, request: request).response()
+            return translate(error, request: request, context: context).response()
         } catch is CancellationError where Task.isCancelled {
             // The client went away (ClientDisconnect): nobody is likely to read this.
             logger.debug("request cancelled: the client closed the connection", metadata: ["path": "\(request.uri.path)"])
@@ -107,7 +109,7 @@ struct ErrorMiddleware: RouterMiddleware {
         }
     }
 
-    private func translate(_ error: HTTPError, request: Request) -> APIError {
+    private func translate(_ error: HTTPError, request: Request, context: Context) -> APIError {
         switch error.status {
         case .notFound:
             let methods = routes.methods(for: request.uri.path)
@@ -118,7 +120,7 @@ struct ErrorMiddleware: RouterMiddleware {
             }
             return APIError.notFound("no endpoint at \(request.uri.path)")
         case .contentTooLarge:
-            return RequestReading.tooLarge
+            return RequestReading.tooLarge(context.limits)
         default:
             return APIError(error.status, "http_error", error.body ?? error.status.reasonPhrase)
         }

@@ -20,18 +20,28 @@ public struct APILimits: Sendable {
     public var requestTimeout = Duration.seconds(10)
 
     public init() {}
-
-    /// The limits of the request being answered; set by `LimitsMiddleware` around each request.
-    @TaskLocal static var current = APILimits()
 }
 
-/// Refuses a request whose target or headers are too long (with the API's JSON error), and
-/// makes the limits visible to whatever reads the body.
+/// Puts the service's limits on each request's context, where the body reader, the JSON
+/// check and the error middleware find them.
 struct LimitsMiddleware: RouterMiddleware {
     typealias Context = APIRequestContext
     let limits: APILimits
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        var context = context
+        context.limits = limits
+        return try await next(request, context)
+    }
+}
+
+/// Refuses a request whose target or header fields are longer than the limits, with the
+/// API's JSON error.
+struct RequestHeadSizeMiddleware: RouterMiddleware {
+    typealias Context = APIRequestContext
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let limits = context.limits
         let target = request.head.path?.utf8.count ?? 0
         guard target <= limits.maxURLBytes else {
             throw APIError(.uriTooLong, "uri_too_long", "the request target is \(target) bytes; at most \(limits.maxURLBytes) are read")
@@ -41,9 +51,7 @@ struct LimitsMiddleware: RouterMiddleware {
         guard headerBytes <= limits.maxHeaderBytes else {
             throw APIError(.requestHeaderFieldsTooLarge, "headers_too_large", "the header fields take \(headerBytes) bytes; at most \(limits.maxHeaderBytes) are read")
         }
-        return try await APILimits.$current.withValue(limits) {
-            try await next(request, context)
-        }
+        return try await next(request, context)
     }
 }
 

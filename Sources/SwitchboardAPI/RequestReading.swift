@@ -6,8 +6,6 @@ import NIOHTTP1
 
 /// Reading bodies and query strings the same strict way on every endpoint.
 enum RequestReading {
-    static var maxBodyBytes: Int { APILimits.current.maxBodyBytes }
-
     enum BodyKind { case json, octetStream }
 
     /// JSON is read whatever `curl -d` says it is (form-encoded) or when nothing is said, so a
@@ -26,16 +24,19 @@ enum RequestReading {
         }
     }
 
-    static var tooLarge: APIError { APIError(.contentTooLarge, "body_too_large", "the body is larger than \(maxBodyBytes) bytes") }
+    static func tooLarge(_ limits: APILimits) -> APIError {
+        APIError(.contentTooLarge, "body_too_large", "the body is larger than \(limits.maxBodyBytes) bytes")
+    }
 
-    static func body(of request: Request) async throws(APIError) -> ByteBuffer {
-        if let length = request.headers[.contentLength].flatMap(Int.init), length > maxBodyBytes { throw tooLarge }
+    static func body(of request: Request, context: APIRequestContext) async throws(APIError) -> ByteBuffer {
+        let maxBodyBytes = context.limits.maxBodyBytes
+        if let length = request.headers[.contentLength].flatMap(Int.init), length > maxBodyBytes { throw tooLarge(context.limits) }
         do {
             return try await request.body.collect(upTo: maxBodyBytes)
         } catch let error as HTTPError where error.status == .contentTooLarge {
-            throw tooLarge
+            throw tooLarge(context.limits)
         } catch is NIOTooManyBytesError {
-            throw tooLarge
+            throw tooLarge(context.limits)
         } catch let error as HTTPParserError {
             // The stream cannot be read past this: the connection ends after the answer.
             var refusal = APIError(.badRequest, "bad_request", describe(error, chunked: isChunked(request)))
@@ -63,14 +64,14 @@ enum RequestReading {
     }
 
     /// Checks the body strictly (libjansson), then decodes the typed request (Codable).
-    static func decode<T: StrictRequest>(_ type: T.Type, from request: Request) async throws(APIError) -> T {
+    static func decode<T: StrictRequest>(_ type: T.Type, from request: Request, context: APIRequestContext) async throws(APIError) -> T {
         _ = try kind(of: request)
-        let body = try await body(of: request)
-        return try decode(type, from: body)
+        let body = try await body(of: request, context: context)
+        return try decode(type, from: body, context: context)
     }
 
-    static func decode<T: StrictRequest>(_ type: T.Type, from body: ByteBuffer) throws(APIError) -> T {
-        try StrictJSON.check(body, allowedKeys: T.allowedKeys, nested: T.nestedShapes)
+    static func decode<T: StrictRequest>(_ type: T.Type, from body: ByteBuffer, context: APIRequestContext) throws(APIError) -> T {
+        try StrictJSON.check(body, allowedKeys: T.allowedKeys, nested: T.nestedShapes, maxDepth: context.limits.maxJSONDepth)
         do {
             return try JSONDecoder().decode(T.self, from: body)
         } catch let error as DecodingError {

@@ -15,7 +15,7 @@ struct ListenersController {
 
     @Sendable func create(_ request: Request, context: APIRequestContext) async throws -> Response {
         _ = try Query(request, allowed: [])
-        let body = try await RequestReading.decode(CreateListenerRequest.self, from: request)
+        let body = try await RequestReading.decode(CreateListenerRequest.self, from: request, context: context)
         let spec = try Self.spec(from: body)
         return try JSONResponse.make(ListenerResponse(info: try await switchboard.createListener(spec)), status: .created)
     }

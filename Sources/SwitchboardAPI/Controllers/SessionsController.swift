@@ -22,7 +22,7 @@ struct SessionsController {
 
     @Sendable func connect(_ request: Request, context: APIRequestContext) async throws -> Response {
         _ = try Query(request, allowed: [])
-        let body = try await RequestReading.decode(ConnectRequest.self, from: request)
+        let body = try await RequestReading.decode(ConnectRequest.self, from: request, context: context)
         let endpoint: Endpoint
         do {
             endpoint = try Endpoint(parsing: body.connect)
@@ -114,9 +114,9 @@ struct SessionsController {
         let data: ByteBuffer
         switch try RequestReading.kind(of: request, allowOctetStream: true) {
         case .octetStream:
-            data = try await RequestReading.body(of: request)
+            data = try await RequestReading.body(of: request, context: context)
         case .json:
-            let body = try RequestReading.decode(SendRequest.self, from: try await RequestReading.body(of: request))
+            let body = try RequestReading.decode(SendRequest.self, from: try await RequestReading.body(of: request, context: context), context: context)
             data = try DataEncoding(field: "encoding", body.encoding).decode(body.data, field: "data")
         }
         try await switchboard.send(id, data)
