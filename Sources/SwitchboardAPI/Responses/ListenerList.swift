@@ -1,0 +1,6 @@
+import Foundation
+import NIOCore
+import SwitchboardCore
+import SwitchboardHistory
+
+struct ListenerList: Encodable { let listeners: [ListenerResponse] }
