@@ -1,10 +1,8 @@
-import HTTPTypes
 import Hummingbird
 import HummingbirdCore
 import Logging
 import SwitchboardCore
 import SwitchboardHistory
-import Synchronization
 
 /// The JSON-over-HTTP control API: builds the responder that the HTTP server runs.
 public enum ControlAPI {

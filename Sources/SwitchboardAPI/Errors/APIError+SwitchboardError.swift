@@ -1,7 +1,3 @@
-import Foundation
-import HTTPTypes
-import Hummingbird
-import NIOCore
 import SwitchboardCore
 
 extension APIError {

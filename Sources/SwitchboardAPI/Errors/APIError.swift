@@ -1,8 +1,5 @@
-import Foundation
 import HTTPTypes
 import Hummingbird
-import NIOCore
-import SwitchboardCore
 
 /// The one error shape of the API: `{"error": {"code": "...", "message": "..."}}`.
 public struct APIError: HTTPResponseError, Sendable {

@@ -1,10 +1,6 @@
-import HTTPTypes
 import Hummingbird
-import HummingbirdCore
 import Logging
 import SwitchboardCore
-import SwitchboardHistory
-import Synchronization
 
 /// Makes every failure, the router's own 404 included, leave in the one JSON error shape, and
 /// answers 405 for a path that exists under another method.

@@ -1,9 +1,5 @@
 import HTTPTypes
 import Hummingbird
-import HummingbirdCore
-import Logging
-import SwitchboardCore
-import SwitchboardHistory
 import Synchronization
 
 /// The routes the router ended up with, known only after they are all added.

@@ -1,8 +1,4 @@
-import HTTPTypes
 import Hummingbird
-import NIOCore
-import NIOHTTP1
-import NIOHTTPTypes
 
 /// The limits one request is held to. Each has a `serve` flag; the defaults suit an operator's
 /// curl and scripts with room to spare.

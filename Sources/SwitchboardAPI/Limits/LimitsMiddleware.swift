@@ -1,8 +1,4 @@
-import HTTPTypes
 import Hummingbird
-import NIOCore
-import NIOHTTP1
-import NIOHTTPTypes
 
 /// Puts the service's limits on each request's context, where the body reader, the JSON
 /// check and the error middleware find them.

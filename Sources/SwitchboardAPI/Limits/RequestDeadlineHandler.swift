@@ -1,7 +1,4 @@
-import HTTPTypes
-import Hummingbird
 import NIOCore
-import NIOHTTP1
 import NIOHTTPTypes
 
 /// Closes an HTTP connection that has not sent a whole request within the request timeout:

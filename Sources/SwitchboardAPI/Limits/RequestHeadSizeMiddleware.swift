@@ -1,8 +1,4 @@
-import HTTPTypes
 import Hummingbird
-import NIOCore
-import NIOHTTP1
-import NIOHTTPTypes
 
 /// Refuses a request whose target or header fields are longer than the limits, with the
 /// API's JSON error.

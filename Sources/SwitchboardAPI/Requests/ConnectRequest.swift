@@ -1,4 +1,3 @@
-import SwitchboardCore
 
 /// `POST /v1/sessions`
 struct ConnectRequest: StrictRequest {

@@ -1,4 +1,3 @@
-import SwitchboardCore
 
 /// `POST /v1/listeners`
 struct CreateListenerRequest: StrictRequest {

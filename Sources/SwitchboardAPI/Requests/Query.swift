@@ -1,8 +1,4 @@
-import Foundation
-import HTTPTypes
 import Hummingbird
-import NIOCore
-import NIOHTTP1
 
 /// The query string of a request, with every parameter checked: unknown ones are refused.
 struct Query {

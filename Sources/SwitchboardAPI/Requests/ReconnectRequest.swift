@@ -1,4 +1,3 @@
-import SwitchboardCore
 
 /// `"reconnect": {"initial_ms": 100, "max_ms": 30000, "jitter": true}`
 struct ReconnectRequest: StrictRequest, StrictRequestShape {

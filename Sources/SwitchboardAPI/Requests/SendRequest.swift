@@ -1,4 +1,3 @@
-import SwitchboardCore
 
 /// `POST /v1/sessions/{id}/send` with a JSON body.
 struct SendRequest: StrictRequest {

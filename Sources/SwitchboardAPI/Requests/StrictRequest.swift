@@ -1,5 +1,3 @@
-import CJansson
-import NIOCore
 
 /// A request body type whose allowed keys are exactly its coding keys.
 ///

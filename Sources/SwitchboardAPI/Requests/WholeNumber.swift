@@ -1,4 +1,3 @@
-import SwitchboardCore
 
 /// An integer field. Foundation reports `1.5` for an `Int` without saying which field it was;
 /// decoding the number first keeps the field's name in the error.

@@ -1,6 +1,2 @@
-import Foundation
-import NIOCore
-import SwitchboardCore
-import SwitchboardHistory
 
 struct ListenerList: Encodable { let listeners: [ListenerResponse] }

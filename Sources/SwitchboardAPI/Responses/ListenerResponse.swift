@@ -1,7 +1,4 @@
-import Foundation
-import NIOCore
 import SwitchboardCore
-import SwitchboardHistory
 
 /// Written by hand, unlike every other answer: the reply and forward keys exist only for
 /// listeners of those modes (the OpenAPI document has them non-null and optional), and the

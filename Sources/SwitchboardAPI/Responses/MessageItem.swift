@@ -1,7 +1,5 @@
-import Foundation
 import NIOCore
 import SwitchboardCore
-import SwitchboardHistory
 
 /// One message as both the live and the captured transcripts show it.
 struct MessageItem: Encodable {

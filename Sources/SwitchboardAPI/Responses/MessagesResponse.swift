@@ -1,7 +1,4 @@
-import Foundation
-import NIOCore
 import SwitchboardCore
-import SwitchboardHistory
 
 struct MessagesResponse: Encodable {
     let messages: [MessageItem]

@@ -1,7 +1,4 @@
-import Foundation
-import NIOCore
 import SwitchboardCore
-import SwitchboardHistory
 
 /// Connection options with every key present; null means the default. Written by hand for
 /// `backlog`, a listener's key only.

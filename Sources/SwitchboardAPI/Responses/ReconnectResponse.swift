@@ -1,5 +1,3 @@
-import Foundation
-import NIOCore
 import SwitchboardCore
 import SwitchboardHistory
 

@@ -1,6 +1,3 @@
-import Foundation
-import NIOCore
-import SwitchboardCore
 import SwitchboardHistory
 
 struct SendResponse: Encodable {

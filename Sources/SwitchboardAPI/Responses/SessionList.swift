@@ -1,6 +1,3 @@
-import Foundation
-import NIOCore
-import SwitchboardCore
 import SwitchboardHistory
 
 /// Live sessions have the same shape as the history's rows (`SessionRecord`), so a script reads both alike.
