@@ -101,15 +101,6 @@ public struct HistoryStats: Codable, Sendable {
         case bytesOut = "bytes_out"
     }
 
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(listener, forKey: .listener)
-        try c.encode(role, forKey: .role)
-        try c.encode(state, forKey: .state)
-        try c.encode(sessions, forKey: .sessions)
-        try c.encode(bytesIn, forKey: .bytesIn)
-        try c.encode(bytesOut, forKey: .bytesOut)
-    }
 }
 
 /// A cursor the client cannot read into: the id of the last session of a page.

@@ -6,20 +6,22 @@ import SwitchboardCore
 public struct SessionRecord: Codable, Sendable, FetchableRecord, PersistableRecord, Equatable {
     public static let databaseTableName = "sessions"
 
+    // In the order of the coding keys (the CSV columns), which is the order the JSON keys
+    // come out in.
     public var id: String
     public var role: String
     public var listener: String?
     public var name: String?
+    public var state: String
+    public var capture: Bool
     public var localAddress: String?
     public var remoteAddress: String?
-    public var state: String
     public var openedAt: String
     public var closedAt: String?
     public var closeReason: String?
     public var bytesIn: Int64
     public var bytesOut: Int64
     public var partnerId: String?
-    public var capture: Bool
     public var captureTruncated: Bool
 
     public enum CodingKeys: String, CodingKey, CaseIterable, ColumnExpression {
@@ -79,26 +81,6 @@ public struct SessionRecord: Codable, Sendable, FetchableRecord, PersistableReco
     var upsertArguments: StatementArguments {
         [id, role, listener, name, localAddress, remoteAddress, state, openedAt, closedAt, closeReason, bytesIn, bytesOut,
          partnerId, capture, captureTruncated]
-    }
-
-    // Every key is written, absent values as null, like the live sessions API.
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(id, forKey: .id)
-        try c.encode(role, forKey: .role)
-        try c.encode(listener, forKey: .listener)
-        try c.encode(name, forKey: .name)
-        try c.encode(localAddress, forKey: .localAddress)
-        try c.encode(remoteAddress, forKey: .remoteAddress)
-        try c.encode(state, forKey: .state)
-        try c.encode(openedAt, forKey: .openedAt)
-        try c.encode(closedAt, forKey: .closedAt)
-        try c.encode(closeReason, forKey: .closeReason)
-        try c.encode(bytesIn, forKey: .bytesIn)
-        try c.encode(bytesOut, forKey: .bytesOut)
-        try c.encode(partnerId, forKey: .partnerId)
-        try c.encode(capture, forKey: .capture)
-        try c.encode(captureTruncated, forKey: .captureTruncated)
     }
 
     /// The CSV columns, in table order.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SwitchboardAPI
 import SwitchboardCore
 import SwitchboardHistory
 
@@ -75,9 +76,7 @@ struct HistoryCommand: AsyncParsableCommand {
         }
 
         static func json(_ row: SessionRecord) throws -> String {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.withoutEscapingSlashes, .sortedKeys]
-            return String(decoding: try encoder.encode(row), as: UTF8.self)
+            try StreamingJSONEncoder.string(row)
         }
     }
 

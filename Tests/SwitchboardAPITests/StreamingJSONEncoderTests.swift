@@ -6,17 +6,32 @@ import SwitchboardHistory
 import XCTest
 
 /// The API writes its answers with `StreamingJSONEncoder`; each must mean exactly what
-/// Foundation's `JSONEncoder` writes for it.
+/// Foundation's `JSONEncoder` writes for it, but for the nulls: where Foundation leaves an
+/// absent optional out, ours writes the key with null, so members whose value is null are
+/// compared apart (`testAnAbsentOptionalIsWrittenAsNullForEveryType`).
 final class StreamingJSONEncoderTests: XCTestCase {
     private func assertSameJSON<T: Encodable>(_ value: T, file: StaticString = #filePath, line: UInt = #line) throws {
         let ours = try StreamingJSONEncoder.encode(value)
         let foundation = try JSONEncoder().encode(value)
         // Parsed and written again with sorted keys: the same meaning gives the same bytes.
         func canonical(_ data: Data) throws -> String {
-            let parsed = try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])
-            return String(decoding: try JSONSerialization.data(withJSONObject: parsed, options: [.sortedKeys, .fragmentsAllowed]), as: UTF8.self)
+            let value = Self.droppingNullMembers(try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]))
+            return String(decoding: try JSONSerialization.data(withJSONObject: value, options: [.sortedKeys, .fragmentsAllowed]), as: UTF8.self)
         }
-        XCTAssertEqual(try canonical(Data(ours)), try canonical(foundation), String(decoding: ours, as: UTF8.self), file: file, line: line)
+        XCTAssertEqual(
+            try canonical(Data(ours)), try canonical(foundation),
+            String(decoding: ours, as: UTF8.self), file: file, line: line
+        )
+    }
+
+    /// Object members whose value is null removed, at every depth; nulls in arrays stay (both
+    /// encoders write those).
+    private static func droppingNullMembers(_ value: Any) -> Any {
+        switch value {
+        case let object as [String: Any]: object.filter { !($0.value is NSNull) }.mapValues(droppingNullMembers)
+        case let array as [Any]: array.map(droppingNullMembers)
+        default: value
+        }
     }
 
     private func session(_ name: String?, reason: CloseReason?, partner: SessionID? = nil) -> SessionInfo {
@@ -106,5 +121,33 @@ final class StreamingJSONEncoderTests: XCTestCase {
     func testTheBytesAreCompactJSONInTheTypesKeyOrder() throws {
         let text = String(decoding: try StreamingJSONEncoder.encode(SessionList(sessions: [], reconnecting: [])), as: UTF8.self)
         XCTAssertEqual(text, #"{"sessions":[],"reconnecting":[]}"#)
+    }
+
+    func testAnAbsentOptionalIsWrittenAsNullForEveryType() throws {
+        struct Absent: Encodable {
+            struct Inner: Encodable { let x: Int }
+            var string: String?, bool: Bool?, int: Int?, int64: Int64?, uint64: UInt64?, double: Double?, float: Float?
+            var int8: Int8?, int16: Int16?, int32: Int32?, uint: UInt?, uint8: UInt8?, uint16: UInt16?, uint32: UInt32?
+            var int128: Int128?, uint128: UInt128?, inner: Inner?, list: [Int]?
+        }
+        XCTAssertEqual(
+            try StreamingJSONEncoder.string(Absent()),
+            #"{"string":null,"bool":null,"int":null,"int64":null,"uint64":null,"double":null,"float":null,"int8":null,"int16":null,"int32":null,"uint":null,"uint8":null,"uint16":null,"uint32":null,"int128":null,"uint128":null,"inner":null,"list":null}"#
+        )
+        let present = Absent(
+            string: "s", bool: true, int: -1, int64: 2, uint64: 3, double: 0.5, float: 1.5, int8: 4, int16: 5, int32: 6, uint: 7,
+            uint8: 8, uint16: 9, uint32: 10, int128: 11, uint128: 12, inner: .init(x: 13), list: [14]
+        )
+        XCTAssertEqual(
+            try StreamingJSONEncoder.string(present),
+            #"{"string":"s","bool":true,"int":-1,"int64":2,"uint64":3,"double":0.5,"float":1.5,"int8":4,"int16":5,"int32":6,"uint":7,"uint8":8,"uint16":9,"uint32":10,"int128":11,"uint128":12,"inner":{"x":13},"list":[14]}"#
+        )
+    }
+
+    func testKeysComeOutInTheOrderTheCodingKeysDeclare() throws {
+        let record = SessionRecord(session(nil, reason: nil))
+        let keys = try JSONKeyOrder.topLevelKeys(StreamingJSONEncoder.string(record))
+        XCTAssertEqual(keys, SessionRecord.CodingKeys.allCases.map(\.stringValue))
+        XCTAssertEqual(SessionRecord.csvHeader, keys.joined(separator: ","), "the JSON keys and the CSV columns agree")
     }
 }

@@ -102,7 +102,6 @@ struct EventStream {
     }
 
     private static func write(_ subscription: EventSubscription, limits: EventHub.Limits, into box: WriterBox) async throws {
-        let encoder = LiveEvent.makeEncoder()
         // At once, so a client sees the stream is open (and curl shows something).
         try await box.writer.write(ByteBuffer(string: ": switchboard live events\n\n"))
         var lastWrite = ContinuousClock.now
@@ -114,7 +113,7 @@ struct EventStream {
                 // had to be read whole before a client's HTTP library handed over an event.
                 var buffer = ByteBuffer()
                 for event in events {
-                    buffer.writeString(event.render(encoder))
+                    buffer.writeString(event.render())
                     if buffer.readableBytes >= 64 * 1024 {
                         try await box.writer.write(buffer)
                         buffer.clear()

@@ -26,12 +26,14 @@ struct HistoryController {
         switch format {
         case .json:
             let limit = Int(try query.integer("limit", in: 1...1000) ?? 100)
-            let cursor = query["cursor"]
+            // An empty cursor is the first page: the document allows one, and a script that
+            // loops `cursor=$next` starts with it empty.
+            let cursor = query["cursor"].flatMap { $0.isEmpty ? nil : $0 }
             if let cursor, HistoryCursor.parse(cursor) == nil { throw APIError.invalid("cursor '\(cursor)' is not one this service gave out") }
             let page = try await storage { try await history.page(filter, limit: limit, cursor: cursor) }
             return try JSONResponse.make(Page(sessions: page.sessions, nextCursor: page.nextCursor))
         case .ndjson, .csv:
-            guard query["limit"] == nil, query["cursor"] == nil else {
+            guard query["limit"] == nil, query["cursor"]?.isEmpty ?? true else {
                 throw APIError.invalid("format=\(format.rawValue) streams every matching session; limit and cursor are for format=json")
             }
             return streamed(filter, format: format)
@@ -42,8 +44,6 @@ struct HistoryController {
     private func streamed(_ filter: HistoryFilter, format: Format) -> Response {
         let history = self.history
         let body = ResponseBody { writer in
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.withoutEscapingSlashes, .sortedKeys]
             if format == .csv { try await writer.write(ByteBuffer(string: SessionRecord.csvHeader + "\r\n")) }
             try await history.forEachChunk(filter) { rows in
                 var buffer = ByteBuffer()
@@ -51,7 +51,7 @@ struct HistoryController {
                     if format == .csv {
                         buffer.writeString(row.csvLine + "\r\n")
                     } else {
-                        buffer.writeBytes(try encoder.encode(row))
+                        buffer.writeBytes(try StreamingJSONEncoder.encode(row))
                         buffer.writeString("\n")
                     }
                 }
@@ -136,11 +136,6 @@ struct HistoryController {
             case sessions
             case nextCursor = "next_cursor"
         }
-        func encode(to encoder: any Encoder) throws {
-            var c = encoder.container(keyedBy: CodingKeys.self)
-            try c.encode(sessions, forKey: .sessions)
-            try c.encode(nextCursor, forKey: .nextCursor)
-        }
     }
 
     struct CapturedMessages: Encodable {
@@ -170,15 +165,6 @@ struct HistoryController {
             case since, until, groups, sessions
             case bytesIn = "bytes_in"
             case bytesOut = "bytes_out"
-        }
-        func encode(to encoder: any Encoder) throws {
-            var c = encoder.container(keyedBy: CodingKeys.self)
-            try c.encode(since, forKey: .since)
-            try c.encode(until, forKey: .until)
-            try c.encode(groups, forKey: .groups)
-            try c.encode(sessions, forKey: .sessions)
-            try c.encode(bytesIn, forKey: .bytesIn)
-            try c.encode(bytesOut, forKey: .bytesOut)
         }
     }
 }

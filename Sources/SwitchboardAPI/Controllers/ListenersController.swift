@@ -15,13 +15,9 @@ struct ListenersController {
 
     @Sendable func create(_ request: Request, context: APIRequestContext) async throws -> Response {
         _ = try Query(request, allowed: [])
-        let body = try await RequestReading.decode(CreateListenerRequest.self, from: request)
+        let body = try await RequestReading.decode(CreateListenerRequest.self, from: request, context: context)
         let spec = try Self.spec(from: body)
-        do {
-            return try JSONResponse.make(ListenerResponse(info: try await switchboard.createListener(spec)), status: .created)
-        } catch let error as SwitchboardError {
-            throw APIError(error)
-        }
+        return try JSONResponse.make(ListenerResponse(info: try await switchboard.createListener(spec)), status: .created)
     }
 
     @Sendable func list(_ request: Request, context: APIRequestContext) async throws -> Response {
@@ -32,32 +28,22 @@ struct ListenersController {
     @Sendable func show(_ request: Request, context: APIRequestContext) async throws -> Response {
         _ = try Query(request, allowed: [])
         let name = try context.parameters.require("name")
-        do {
-            return try JSONResponse.make(ListenerResponse(info: try switchboard.listener(named: name)))
-        } catch let error as SwitchboardError {
-            throw APIError(error)
-        }
+        return try JSONResponse.make(ListenerResponse(info: try switchboard.listener(named: name)))
     }
 
     @Sendable func delete(_ request: Request, context: APIRequestContext) async throws -> Response {
         let query = try Query(request, allowed: ["close_sessions"])
         let closeSessions = try query.bool("close_sessions")
         let name = try context.parameters.require("name")
-        do {
-            return try JSONResponse.make(ListenerResponse(info: try await switchboard.deleteListener(named: name, closeSessions: closeSessions)))
-        } catch let error as SwitchboardError {
-            throw APIError(error)
-        }
+        return try JSONResponse.make(ListenerResponse(info: try await switchboard.deleteListener(named: name, closeSessions: closeSessions)))
     }
 
     static let modes = ["echo", "reply", "hold", "forward"]
 
-    static func spec(from body: CreateListenerRequest) throws(APIError) -> ListenerSpec {
-        do {
-            try ListenerSpec.validateName(body.name)
-        } catch {
-            throw APIError(error)
-        }
+    /// Throws `APIError` for what only the API knows, and the core's `SwitchboardError` for
+    /// what the core checks (names, option ranges).
+    static func spec(from body: CreateListenerRequest) throws -> ListenerSpec {
+        try ListenerSpec.validateName(body.name)
         let address: Endpoint
         do {
             address = try Endpoint(parsing: body.address)

@@ -68,36 +68,16 @@ struct ServiceController {
             let written: UInt64?
             let dropped: UInt64?
             let problem: String?
-            // Every key is written, absent values as null, like every other answer.
-            func encode(to encoder: any Encoder) throws {
-                var c = encoder.container(keyedBy: CodingKeys.self)
-                try c.encode(file, forKey: .file)
-                try c.encode(queued, forKey: .queued)
-                try c.encode(written, forKey: .written)
-                try c.encode(dropped, forKey: .dropped)
-                try c.encode(problem, forKey: .problem)
-            }
-            enum CodingKeys: String, CodingKey { case file, queued, written, dropped, problem }
         }
         enum CodingKeys: String, CodingKey {
-            case version, api, listeners, history
+            case version
             case startedAt = "started_at"
             case uptimeSeconds = "uptime_seconds"
+            case api, listeners
             case openSessions = "open_sessions"
             case totalSessions = "total_sessions"
             case maxSessions = "max_sessions"
-        }
-        func encode(to encoder: any Encoder) throws {
-            var c = encoder.container(keyedBy: CodingKeys.self)
-            try c.encode(version, forKey: .version)
-            try c.encode(startedAt, forKey: .startedAt)
-            try c.encode(uptimeSeconds, forKey: .uptimeSeconds)
-            try c.encode(api, forKey: .api)
-            try c.encode(listeners, forKey: .listeners)
-            try c.encode(openSessions, forKey: .openSessions)
-            try c.encode(totalSessions, forKey: .totalSessions)
-            try c.encode(maxSessions, forKey: .maxSessions)
-            try c.encode(history, forKey: .history)
+            case history
         }
     }
 

@@ -22,7 +22,7 @@ struct SessionsController {
 
     @Sendable func connect(_ request: Request, context: APIRequestContext) async throws -> Response {
         _ = try Query(request, allowed: [])
-        let body = try await RequestReading.decode(ConnectRequest.self, from: request)
+        let body = try await RequestReading.decode(ConnectRequest.self, from: request, context: context)
         let endpoint: Endpoint
         do {
             endpoint = try Endpoint(parsing: body.connect)
@@ -46,29 +46,24 @@ struct SessionsController {
         }
         if let reconnect = body.reconnect {
             guard spec.name != nil else { throw APIError(.badRequest, "missing_field", "a reconnecting session needs a 'name'") }
-            spec.reconnect = try Self.policy(reconnect)
-            return try await core {
-                let status = try await switchboard.startReconnecting(spec)
-                return try JSONResponse.make(reconnectResponse(status), status: .created)
-            }
+            spec.reconnect = Self.policy(reconnect)
+            let status = try await switchboard.startReconnecting(spec)
+            return try JSONResponse.make(reconnectResponse(status), status: .created)
         }
-        return try await core { try JSONResponse.make(SessionRecord(try await switchboard.connect(spec)), status: .created) }
+        return try JSONResponse.make(SessionRecord(try await switchboard.connect(spec)), status: .created)
     }
 
-    static func policy(_ body: ReconnectRequest) throws(APIError) -> ReconnectPolicy {
+    /// The policy as asked for; its ranges are the core's (`ReconnectPolicy.validate`).
+    static func policy(_ body: ReconnectRequest) -> ReconnectPolicy {
         var policy = ReconnectPolicy()
-        if let ms = body.initialMs?.value {
-            guard (1...3_600_000).contains(ms) else { throw APIError.invalid("reconnect.initial_ms must be from 1 to 3600000") }
-            policy.initial = .milliseconds(ms)
-        }
+        if let ms = body.initialMs?.value { policy.initial = .milliseconds(ms) }
         if let ms = body.maxMs?.value {
-            guard (1...86_400_000).contains(ms) else { throw APIError.invalid("reconnect.max_ms must be from 1 to 86400000") }
             policy.max = .milliseconds(ms)
         } else if policy.max < policy.initial {
+            // Only an initial wait past the default maximum: the waits stay at it.
             policy.max = policy.initial
         }
         if let jitter = body.jitter { policy.jitter = jitter }
-        guard policy.max >= policy.initial else { throw APIError.invalid("reconnect.max_ms must not be less than initial_ms") }
         return policy
     }
 
@@ -82,10 +77,8 @@ struct SessionsController {
         guard let name = query["name"] else {
             throw APIError(.badRequest, "missing_parameter", "DELETE /v1/sessions needs ?name= of a reconnecting session; close one session with DELETE /v1/sessions/{id}")
         }
-        return try await core {
-            let status = try await switchboard.stopReconnecting(named: name)
-            return try JSONResponse.make(reconnectResponse(status))
-        }
+        let status = try await switchboard.stopReconnecting(named: name)
+        return try JSONResponse.make(reconnectResponse(status))
     }
 
     @Sendable func list(_ request: Request, context: APIRequestContext) async throws -> Response {
@@ -105,14 +98,14 @@ struct SessionsController {
     @Sendable func show(_ request: Request, context: APIRequestContext) async throws -> Response {
         _ = try Query(request, allowed: [])
         let id = try Self.id(context)
-        return try await core { try JSONResponse.make(SessionRecord(try switchboard.session(id))) }
+        return try JSONResponse.make(SessionRecord(try switchboard.session(id)))
     }
 
     @Sendable func close(_ request: Request, context: APIRequestContext) async throws -> Response {
         let query = try Query(request, allowed: ["reset"])
         let reset = try query.bool("reset")
         let id = try Self.id(context)
-        return try await core { try JSONResponse.make(SessionRecord(try await switchboard.closeSession(id, reset: reset))) }
+        return try JSONResponse.make(SessionRecord(try await switchboard.closeSession(id, reset: reset)))
     }
 
     @Sendable func send(_ request: Request, context: APIRequestContext) async throws -> Response {
@@ -121,15 +114,13 @@ struct SessionsController {
         let data: ByteBuffer
         switch try RequestReading.kind(of: request, allowOctetStream: true) {
         case .octetStream:
-            data = try await RequestReading.body(of: request)
+            data = try await RequestReading.body(of: request, context: context)
         case .json:
-            let body = try RequestReading.decode(SendRequest.self, from: try await RequestReading.body(of: request))
+            let body = try RequestReading.decode(SendRequest.self, from: try await RequestReading.body(of: request, context: context), context: context)
             data = try DataEncoding(field: "encoding", body.encoding).decode(body.data, field: "data")
         }
-        return try await core {
-            try await switchboard.send(id, data)
-            return try JSONResponse.make(SendResponse(bytesSent: data.readableBytes, session: SessionRecord(try switchboard.session(id))))
-        }
+        try await switchboard.send(id, data)
+        return try JSONResponse.make(SendResponse(bytesSent: data.readableBytes, session: SessionRecord(try switchboard.session(id))))
     }
 
     @Sendable func messages(_ request: Request, context: APIRequestContext) async throws -> Response {
@@ -138,25 +129,14 @@ struct SessionsController {
         let wait = try query.seconds("wait", max: Self.maxWait) ?? 0
         let encoding = try query.choice("encoding", as: DataEncoding.self)
         let id = try Self.id(context)
-        return try await core {
-            let page = try await switchboard.messages(id, after: after, wait: .milliseconds(Int64(wait * 1000)))
-            let state = try switchboard.session(id).state
-            return try JSONResponse.make(MessagesResponse(page: page, state: state, encoding: encoding))
-        }
+        let page = try await switchboard.messages(id, after: after, wait: .milliseconds(Int64(wait * 1000)))
+        let state = try switchboard.session(id).state
+        return try JSONResponse.make(MessagesResponse(page: page, state: state, encoding: encoding))
     }
 
     private static func id(_ context: APIRequestContext) throws -> SessionID {
         let text = try context.parameters.require("id")
         guard let id = SessionID(text) else { throw APIError.notFound("no session with id '\(text)'") }
         return id
-    }
-
-    /// Runs a call into the core and turns its refusals into API errors.
-    private func core(_ body: () async throws -> Response) async throws -> Response {
-        do {
-            return try await body()
-        } catch let error as SwitchboardError {
-            throw APIError(error)
-        }
     }
 }

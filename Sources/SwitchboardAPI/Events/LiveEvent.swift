@@ -66,42 +66,34 @@ struct LiveEvent: Sendable {
     }
 
     /// The event as the stream writes it: `id:`, `event:`, one `data:` line of JSON, a blank line.
-    func render(_ encoder: JSONEncoder) -> String {
-        let json = (try? data(encoder)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+    func render() -> String {
+        let json = (try? StreamingJSONEncoder.string(body)) ?? "{}"
         // `lost` stands outside the sequence: no id, so a client's Last-Event-ID stays where it was.
         let idLine = id == 0 ? "" : "id: \(id)\n"
         return "\(idLine)event: \(name)\ndata: \(json)\n\n"
     }
 
-    private func data(_ encoder: JSONEncoder) throws -> Data {
+    /// What the event's `data:` line holds: the shape its REST counterpart answers with.
+    private var body: any Encodable {
         switch payload {
         case .listenerCreated(let info), .listenerDeleted(let info), .listenerFailed(let info):
-            return try encoder.encode(ListenerResponse(info: info))
+            ListenerResponse(info: info)
         case .sessionOpened(let info), .sessionClosed(let info):
-            return try encoder.encode(SessionRecord(info))
+            SessionRecord(info)
         case .sessionReconnecting(let status):
             // The sessions API's shape; `session` is null here (session.opened tells the session).
-            return try encoder.encode(ReconnectResponse(status: status, session: nil))
+            ReconnectResponse(status: status, session: nil)
         case .connectionRejected(let listener, let reason, let at):
-            return try encoder.encode(RejectedBody(listener: listener, reason: reason.rawValue, at: RFC3339.format(at)))
+            RejectedBody(listener: listener, reason: reason.rawValue, at: RFC3339.format(at))
         case .connectFailed(let listener, let name, let error, let at):
-            return try encoder.encode(ConnectFailedBody(listener: listener, name: name, code: APIError(error).code, error: error.message, at: RFC3339.format(at)))
+            ConnectFailedBody(listener: listener, name: name, code: APIError(error).code, error: error.message, at: RFC3339.format(at))
         case .sessionData(let data):
-            return try encoder.encode(DataBody(sessionId: data.sessionID.rawValue, listener: data.listener, direction: data.direction.rawValue, bytes: data.bytes, at: RFC3339.format(data.at)))
+            DataBody(sessionId: data.sessionID.rawValue, listener: data.listener, direction: data.direction.rawValue, bytes: data.bytes, at: RFC3339.format(data.at))
         case .lost(let last, let first):
-            return try encoder.encode(LostBody(lastEventId: last, firstAvailableId: first))
+            LostBody(lastEventId: last, firstAvailableId: first)
         }
     }
-
-    static func makeEncoder() -> JSONEncoder {
-        let encoder = JSONEncoder()
-        // No pretty printing: the JSON of an event stays on its one `data:` line.
-        encoder.outputFormatting = [.withoutEscapingSlashes, .sortedKeys]
-        return encoder
-    }
 }
-
-// The bodies below spell every key, absent values as null, like the rest of the API.
 
 private struct RejectedBody: Encodable {
     let listener: String
@@ -115,15 +107,6 @@ private struct ConnectFailedBody: Encodable {
     let code: String
     let error: String
     let at: String
-    enum CodingKeys: String, CodingKey { case listener, name, code, error, at }
-    func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(listener, forKey: .listener)
-        try c.encode(name, forKey: .name)
-        try c.encode(code, forKey: .code)
-        try c.encode(error, forKey: .error)
-        try c.encode(at, forKey: .at)
-    }
 }
 
 private struct DataBody: Encodable {
@@ -133,16 +116,8 @@ private struct DataBody: Encodable {
     let bytes: Int
     let at: String
     enum CodingKeys: String, CodingKey {
-        case listener, direction, bytes, at
         case sessionId = "session_id"
-    }
-    func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(sessionId, forKey: .sessionId)
-        try c.encode(listener, forKey: .listener)
-        try c.encode(direction, forKey: .direction)
-        try c.encode(bytes, forKey: .bytes)
-        try c.encode(at, forKey: .at)
+        case listener, direction, bytes, at
     }
 }
 
@@ -152,10 +127,5 @@ private struct LostBody: Encodable {
     enum CodingKeys: String, CodingKey {
         case lastEventId = "last_event_id"
         case firstAvailableId = "first_available_id"
-    }
-    func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(lastEventId, forKey: .lastEventId)
-        try c.encode(firstAvailableId, forKey: .firstAvailableId)
     }
 }

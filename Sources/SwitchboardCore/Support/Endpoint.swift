@@ -37,10 +37,22 @@ public enum Endpoint: Sendable, Hashable, CustomStringConvertible {
         guard host.utf8.count <= 253, host.allSatisfy(Self.isHostCharacter) else {
             throw EndpointError("'\(host)' is not a valid host name or address")
         }
+        // No host name is all digits and dots: such a host is meant as IPv4, and one that is not
+        // a dotted quad (300.1.1.1) would otherwise only fail later, at bind or connect.
+        if host.allSatisfy({ $0.isASCIIDigit || $0 == "." }), !Self.isDottedQuad(host) {
+            throw EndpointError("'\(host)' is not an IPv4 address (four numbers from 0 to 255, as in 127.0.0.1)")
+        }
         guard !portText.isEmpty, portText.utf8.count <= 5, portText.allSatisfy(\.isASCIIDigit), let port = Int(portText), port <= 65535 else {
             throw EndpointError("port '\(portText)' is not a number from 0 to 65535")
         }
         self = .host(String(host), port: port)
+    }
+
+    private static func isDottedQuad(_ host: Substring) -> Bool {
+        let parts = host.split(separator: ".", omittingEmptySubsequences: false)
+        return parts.count == 4 && parts.allSatisfy { part in
+            (1...3).contains(part.count) && Int(part).map { $0 <= 255 } == true
+        }
     }
 
     private static func isHostCharacter(_ c: Character) -> Bool {

@@ -6,8 +6,6 @@ import NIOHTTP1
 
 /// Reading bodies and query strings the same strict way on every endpoint.
 enum RequestReading {
-    static var maxBodyBytes: Int { APILimits.current.maxBodyBytes }
-
     enum BodyKind { case json, octetStream }
 
     /// JSON is read whatever `curl -d` says it is (form-encoded) or when nothing is said, so a
@@ -26,16 +24,19 @@ enum RequestReading {
         }
     }
 
-    static var tooLarge: APIError { APIError(.contentTooLarge, "body_too_large", "the body is larger than \(maxBodyBytes) bytes") }
+    static func tooLarge(_ limits: APILimits) -> APIError {
+        APIError(.contentTooLarge, "body_too_large", "the body is larger than \(limits.maxBodyBytes) bytes")
+    }
 
-    static func body(of request: Request) async throws(APIError) -> ByteBuffer {
-        if let length = request.headers[.contentLength].flatMap(Int.init), length > maxBodyBytes { throw tooLarge }
+    static func body(of request: Request, context: APIRequestContext) async throws(APIError) -> ByteBuffer {
+        let maxBodyBytes = context.limits.maxBodyBytes
+        if let length = request.headers[.contentLength].flatMap(Int.init), length > maxBodyBytes { throw tooLarge(context.limits) }
         do {
             return try await request.body.collect(upTo: maxBodyBytes)
         } catch let error as HTTPError where error.status == .contentTooLarge {
-            throw tooLarge
+            throw tooLarge(context.limits)
         } catch is NIOTooManyBytesError {
-            throw tooLarge
+            throw tooLarge(context.limits)
         } catch let error as HTTPParserError {
             // The stream cannot be read past this: the connection ends after the answer.
             var refusal = APIError(.badRequest, "bad_request", describe(error, chunked: isChunked(request)))
@@ -63,14 +64,14 @@ enum RequestReading {
     }
 
     /// Checks the body strictly (libjansson), then decodes the typed request (Codable).
-    static func decode<T: StrictRequest>(_ type: T.Type, from request: Request) async throws(APIError) -> T {
+    static func decode<T: StrictRequest>(_ type: T.Type, from request: Request, context: APIRequestContext) async throws(APIError) -> T {
         _ = try kind(of: request)
-        let body = try await body(of: request)
-        return try decode(type, from: body)
+        let body = try await body(of: request, context: context)
+        return try decode(type, from: body, context: context)
     }
 
-    static func decode<T: StrictRequest>(_ type: T.Type, from body: ByteBuffer) throws(APIError) -> T {
-        try StrictJSON.check(body, allowedKeys: T.allowedKeys, nested: T.nestedShapes)
+    static func decode<T: StrictRequest>(_ type: T.Type, from body: ByteBuffer, context: APIRequestContext) throws(APIError) -> T {
+        try StrictJSON.check(body, allowedKeys: T.allowedKeys, nested: T.nestedShapes, maxDepth: context.limits.maxJSONDepth)
         do {
             return try JSONDecoder().decode(T.self, from: body)
         } catch let error as DecodingError {
@@ -108,74 +109,5 @@ enum RequestReading {
         case is Double.Type: "a number"
         default: "of type \(type)"
         }
-    }
-}
-
-/// The query string of a request, with every parameter checked: unknown ones are refused.
-struct Query {
-    private let values: [String: String]
-
-    init(_ request: Request, allowed: Set<String>) throws(APIError) {
-        var values: [String: String] = [:]
-        for (key, value) in request.uri.queryParameters {
-            let key = String(key)
-            guard allowed.contains(key) else {
-                let known = allowed.isEmpty ? "none" : allowed.sorted().joined(separator: ", ")
-                throw APIError(.badRequest, "unknown_parameter", "unknown query parameter '\(key)'; known: \(known)")
-            }
-            guard values[key] == nil else {
-                throw APIError(.badRequest, "duplicate_parameter", "query parameter '\(key)' appears more than once")
-            }
-            values[key] = String(value)
-        }
-        self.values = values
-    }
-
-    subscript(_ key: String) -> String? { values[key] }
-
-    func bool(_ key: String, default value: Bool = false) throws(APIError) -> Bool {
-        guard let text = values[key] else { return value }
-        switch text.lowercased() {
-        case "true", "1", "yes", "": return true
-        case "false", "0", "no": return false
-        default: throw APIError.invalid("query parameter '\(key)' must be true or false, not '\(text)'")
-        }
-    }
-
-    func integer(_ key: String, in range: ClosedRange<UInt64>) throws(APIError) -> UInt64? {
-        guard let text = values[key] else { return nil }
-        guard let value = UInt64(text), range.contains(value) else {
-            throw APIError.invalid("query parameter '\(key)' must be an integer from \(range.lowerBound) to \(range.upperBound), not '\(text)'")
-        }
-        return value
-    }
-
-    func seconds(_ key: String, max: Double) throws(APIError) -> Double? {
-        guard let text = values[key] else { return nil }
-        guard let value = Double(text), value.isFinite, value >= 0, value <= max else {
-            throw APIError.invalid("query parameter '\(key)' must be a number of seconds from 0 to \(Int(max)), not '\(text)'")
-        }
-        return value
-    }
-
-    func choice<T: RawRepresentable & CaseIterable>(_ key: String, as type: T.Type) throws(APIError) -> T? where T.RawValue == String {
-        guard let text = values[key] else { return nil }
-        guard let value = T(rawValue: text) else {
-            let names = T.allCases.map(\.rawValue).joined(separator: ", ")
-            throw APIError.invalid("query parameter '\(key)' must be one of \(names), not '\(text)'")
-        }
-        return value
-    }
-}
-
-enum JSONResponse {
-    static func make(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
-        var data = try StreamingJSONEncoder.encode(value)
-        data.append(UInt8(ascii: "\n"))
-        return Response(
-            status: status,
-            headers: [.contentType: "application/json; charset=utf-8"],
-            body: .init(byteBuffer: ByteBuffer(bytes: data))
-        )
     }
 }

@@ -1,37 +1,10 @@
 import CJansson
 import NIOCore
 
-/// A request body type whose allowed keys are exactly its coding keys.
-///
-/// The strict check runs before Codable: Foundation's JSONDecoder silently keeps one of two
-/// equal keys and ignores unknown ones, which lets a typo or a smuggled second value pass.
-public protocol StrictRequest: Decodable, Sendable {
-    associatedtype Field: CodingKey & CaseIterable
-    /// Fields whose value is an object with strict keys of its own.
-    static var nested: [String: any StrictRequestShape.Type] { get }
-}
-
-/// The part of `StrictRequest` the checker needs, without its associated type.
-public protocol StrictRequestShape {
-    static var allowedKeys: Set<String> { get }
-    static var nestedShapes: [String: any StrictRequestShape.Type] { get }
-}
-
-extension StrictRequest {
-    public static var nested: [String: any StrictRequestShape.Type] { [:] }
-}
-
-extension StrictRequest {
-    public static var allowedKeys: Set<String> { Set(Field.allCases.map(\.stringValue)) }
-    public static var nestedShapes: [String: any StrictRequestShape.Type] { nested }
-}
-
 /// Checks a body with libjansson: well-formed JSON, an object at the top, no key twice, no
 /// unknown key, nesting no deeper than `maxDepth`.
 enum StrictJSON {
-    static var maxDepth: Int { APILimits.current.maxJSONDepth }
-
-    static func check(_ body: ByteBuffer, allowedKeys: Set<String>, nested: [String: any StrictRequestShape.Type]) throws(APIError) {
+    static func check(_ body: ByteBuffer, allowedKeys: Set<String>, nested: [String: any StrictRequestShape.Type], maxDepth: Int) throws(APIError) {
         guard body.readableBytes > 0 else {
             throw APIError(.badRequest, "empty_body", "the request needs a JSON object as its body")
         }
@@ -40,12 +13,12 @@ enum StrictJSON {
         let parsed = body.withUnsafeReadableBytes { bytes in
             json_loadb(bytes.baseAddress?.assumingMemoryBound(to: CChar.self), bytes.count, Int(flags), &error)
         }
-        guard let root = parsed else { throw Self.parseError(error) }
+        guard let root = parsed else { throw Self.parseError(error, maxDepth: maxDepth) }
         defer { json_decref(root) }
         guard root.pointee.type == JSON_OBJECT else {
             throw APIError(.badRequest, "not_an_object", "the body must be a JSON object, not \(Self.typeName(root))")
         }
-        try checkDepth(root, depth: 1)
+        try checkDepth(root, depth: 1, maxDepth: maxDepth)
         try checkKeys(root, allowed: allowedKeys, nested: nested, path: "")
     }
 
@@ -65,7 +38,7 @@ enum StrictJSON {
         }
     }
 
-    private static func checkDepth(_ value: UnsafeMutablePointer<json_t>, depth: Int) throws(APIError) {
+    private static func checkDepth(_ value: UnsafeMutablePointer<json_t>, depth: Int, maxDepth: Int) throws(APIError) {
         guard depth <= maxDepth else {
             throw APIError(.badRequest, "too_deep", "the body nests deeper than \(maxDepth) levels")
         }
@@ -73,19 +46,19 @@ enum StrictJSON {
         case JSON_OBJECT:
             var iterator = json_object_iter(value)
             while let it = iterator {
-                if let child = json_object_iter_value(it) { try checkDepth(child, depth: depth + 1) }
+                if let child = json_object_iter_value(it) { try checkDepth(child, depth: depth + 1, maxDepth: maxDepth) }
                 iterator = json_object_iter_next(value, it)
             }
         case JSON_ARRAY:
             for index in 0..<json_array_size(value) {
-                if let child = json_array_get(value, index) { try checkDepth(child, depth: depth + 1) }
+                if let child = json_array_get(value, index) { try checkDepth(child, depth: depth + 1, maxDepth: maxDepth) }
             }
         default:
             break
         }
     }
 
-    private static func parseError(_ error: json_error_t) -> APIError {
+    private static func parseError(_ error: json_error_t, maxDepth: Int) -> APIError {
         var error = error
         let text = withUnsafeBytes(of: &error.text) { raw in
             String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)

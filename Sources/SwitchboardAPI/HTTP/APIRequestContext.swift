@@ -4,12 +4,17 @@ import NIOCore
 /// The context of every API request: Hummingbird's basic one plus the connection the request
 /// came on, which `BasicRequestContext` does not keep. Through it a request learns that its
 /// client has gone (`ClientDisconnect`) and asks for `100 Continue` when it reads its body.
+/// It also carries the limits the request is held to, set by `LimitsMiddleware`.
 public struct APIRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     let channel: any Channel
+    var limits = APILimits()
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
         channel = source.channel
     }
+
+    /// Hummingbird's own body limit, kept the same as ours.
+    public var maxUploadSize: Int { limits.maxBodyBytes }
 }

@@ -1,0 +1,2 @@
+
+struct ListenerList: Encodable { let listeners: [ListenerResponse] }
