@@ -111,8 +111,11 @@ func runSwitchboard(_ arguments: [String], environment: [String: String] = [:]) 
     let directory = FileManager.default.temporaryDirectory
     let service = try ServiceProcess(arguments: arguments, directory: directory, environment: environment)
     let status = try await service.waitForExit()
-    // All of it: a first read can hold half a line.
-    try await eventually("the output to be read") { service.outputComplete }
+    // All of it where the end of the pipe is seen (a first read can hold half a line); what
+    // came, where it is not.
+    if (try? await eventually("the output to be read to its end") { service.outputComplete }) == nil {
+        try await eventually("the output to be read") { !service.output.isEmpty }
+    }
     return (status, service.output)
 }
 
