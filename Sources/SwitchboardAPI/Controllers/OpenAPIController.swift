@@ -2,7 +2,7 @@ import Hummingbird
 import NIOCore
 
 /// `GET /v1/openapi.json`: the OpenAPI 3.1 document of this API, compiled into the binary from
-/// `openapi/openapi.json` (Plugins/EmbedOpenAPI).
+/// `openapi/openapi.json` (Plugins/EmbedFiles).
 struct OpenAPIController {
     static let document = ByteBuffer(string: EmbeddedOpenAPI.json)
 
