@@ -43,8 +43,8 @@ final class HTTPDetailsAPITests: XCTestCase {
         }
     }
 
-    /// Any handler, not only a long-poll, is cancelled when its client goes: with a FIN, a
-    /// reset, or (as the service cannot tell it from leaving) a half-close.
+    /// A handler that can wait (a long-poll, a send, a connect) is cancelled when its client
+    /// goes: with a FIN, a reset, or (as the service cannot tell it from leaving) a half-close.
     func testAHandlerIsCancelledWhenItsClientGoes() async throws {
         let started = Mutex(0)
         let cancelled = Mutex(0)
@@ -59,7 +59,7 @@ final class HTTPDetailsAPITests: XCTestCase {
             return Response(status: .ok)
         })
         try await withServer(responder) { port in
-            let request = "GET /wait HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+            let request = "GET /v1/sessions/x/messages?wait=60 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
             for (count, leave) in [(1, { (c: TestConnection) in await c.close() }), (2, { await $0.reset() }), (3, { try? await $0.shutdownWrite() })] {
                 let client = try await TestConnection.connect(port: port, halfClose: true)
                 try await client.send(request)

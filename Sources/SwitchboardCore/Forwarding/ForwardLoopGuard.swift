@@ -77,6 +77,13 @@ final class ForwardLoopGuard: Sendable {
             loops.opened(upstreamFrom: local, hops: hops)
         }
 
+        /// Leaves the pipeline once the connection is made (an idle pair pays nothing for it);
+        /// the relay's close forgets the address from then on.
+        func handOver(_ context: ChannelHandlerContext) {
+            local = nil
+            context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+        }
+
         func handlerRemoved(context: ChannelHandlerContext) {
             loops.closed(upstreamFrom: local)
             local = nil

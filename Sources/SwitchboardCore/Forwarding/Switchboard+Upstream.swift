@@ -61,7 +61,10 @@ extension Switchboard {
                 let relay: RelayHandler
                 do {
                     try spec.options.apply(to: channel)
-                    relay = try SessionPipeline.install(on: channel, session: upstream, options: spec.options, reporter: dataReporter) { [self] in self.didClose($0) }!
+                    relay = try SessionPipeline.install(on: channel, session: upstream, options: spec.options, reporter: dataReporter) { [self] in
+                        self.forwardLoops.closed(upstreamFrom: $0.localAddress)
+                        self.didClose($0)
+                    }!
                 } catch {
                     releaseSessionSlot()
                     channel.close(promise: nil)
@@ -69,8 +72,13 @@ extension Switchboard {
                     return
                 }
                 upstream.partnerID = accepted.id
-                // Known more hops now than at the accept: the marker's count is raised.
+                // Known more hops now than at the accept: the marker's count is raised. The relay
+                // forgets the address when it closes; the marker's job is done.
                 forwardLoops.opened(upstreamFrom: upstream.localAddress, hops: hops + 1)
+                if let context = try? channel.pipeline.syncOperations.context(handlerType: ForwardLoopGuard.Marker.self),
+                   let marker = context.handler as? ForwardLoopGuard.Marker {
+                    marker.handOver(context)
+                }
                 didOpen(upstream)
                 RelayHandler.join(downstream, relay)
                 // A loopback connect can complete before the accepted channel is even active, so

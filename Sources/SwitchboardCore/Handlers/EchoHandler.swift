@@ -1,7 +1,7 @@
 import NIOCore
 
-/// An echo listener's mode: writes back every byte it receives. NIO's `BackPressureHandler`
-/// in front of it stops reading while the peer does not take the echo.
+/// An echo listener's mode: writes back every byte it receives. The recorder in front of it
+/// stops reading while the peer does not take the echo.
 final class EchoHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer

@@ -3,6 +3,7 @@ import NIOCore
 /// Builds every session's pipeline, in one place, from one small handler per job:
 ///
 ///     [IdleStateHandler]  [stages...]  SessionRecorder  mode handler      (echo, reply, hold)
+///
 ///     [IdleStateHandler]  [stages...]  RelayHandler                       (a forwarded half)
 ///
 /// `stages` go between the socket and what the session does with its bytes, on an accepted,
@@ -23,14 +24,18 @@ enum SessionPipeline {
             try pipeline.addHandler(relay)
             return relay
         case .echo:
-            try pipeline.addHandlers([BackPressureHandler(), SessionRecorder(session: session, reporter: reporter, onClose: onClose), EchoHandler(session: session)])
+            try pipeline.addHandlers([
+                SessionRecorder(session: session, reporter: reporter, pausesForWritability: true, onClose: onClose), EchoHandler(session: session),
+            ])
         case .reply(let reply, let closeAfterReply):
             try pipeline.addHandlers([
-                BackPressureHandler(), SessionRecorder(session: session, reporter: reporter, onClose: onClose),
+                SessionRecorder(session: session, reporter: reporter, pausesForWritability: true, onClose: onClose),
                 ReplyHandler(session: session, reply: reply, closeAfterReply: closeAfterReply),
             ])
         case .hold:
-            try pipeline.addHandlers([SessionRecorder(session: session, reporter: reporter, onClose: onClose), HoldHandler(session: session)])
+            try pipeline.addHandlers([
+                SessionRecorder(session: session, reporter: reporter, pausesForWritability: false, onClose: onClose), HoldHandler(session: session),
+            ])
         }
         return nil
     }

@@ -1,8 +1,12 @@
 import NIOCore
 
 /// On every session channel but a forwarded half, before the mode's handler: counts and records
-/// what arrives (transcript, capture), holds back reads while an operator has too much unread,
-/// and reports how and why the connection ended.
+/// what arrives (transcript, capture), holds back reads while an operator has too much unread
+/// (and, for echo and reply, while the peer does not take what is written back), and reports
+/// how and why the connection ended.
+///
+/// The writability half is NIO's `BackPressureHandler`'s job, done here: a handler of its own
+/// cost every idle echo session 0.3 KiB and churn ~2 µs a session (bench/run, A B).
 final class SessionRecorder: ChannelDuplexHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
@@ -14,12 +18,15 @@ final class SessionRecorder: ChannelDuplexHandler {
     private let session: Session
     private let reporter: DataReporter
     private let onClose: @Sendable (Session) -> Void
+    private let pausesForWritability: Bool
     private var pausedForOperator = false
+    private var pausedForWritability = false
     private var readPending = false
 
-    init(session: Session, reporter: DataReporter, onClose: @escaping @Sendable (Session) -> Void) {
+    init(session: Session, reporter: DataReporter, pausesForWritability: Bool, onClose: @escaping @Sendable (Session) -> Void) {
         self.session = session
         self.reporter = reporter
+        self.pausesForWritability = pausesForWritability
         self.onClose = onClose
     }
 
@@ -38,9 +45,24 @@ final class SessionRecorder: ChannelDuplexHandler {
     }
 
     func read(context: ChannelHandlerContext) {
-        if pausedForOperator {
+        if pausedForOperator || pausedForWritability {
             readPending = true
         } else {
+            context.read()
+        }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if pausesForWritability {
+            pausedForWritability = !context.channel.isWritable
+            resumeIfPossible(context: context)
+        }
+        context.fireChannelWritabilityChanged()
+    }
+
+    private func resumeIfPossible(context: ChannelHandlerContext) {
+        if readPending && !pausedForOperator && !pausedForWritability {
+            readPending = false
             context.read()
         }
     }
@@ -51,10 +73,7 @@ final class SessionRecorder: ChannelDuplexHandler {
             context.close(promise: nil)
         } else if event is ResumeReading {
             pausedForOperator = false
-            if readPending {
-                readPending = false
-                context.read()
-            }
+            resumeIfPossible(context: context)
         } else {
             context.fireUserInboundEventTriggered(event)
         }
