@@ -101,7 +101,7 @@ final class LimitsTests: XCTestCase {
     }
 
     func testLimitFlagsAreChecked() async throws {
-        for (flag, value) in [("--max-body-bytes", "10"), ("--max-json-depth", "1000"), ("--request-timeout", "0"), ("--max-listeners", "0"), ("--max-long-polls", "-1")] {
+        for (flag, value) in [("--max-body-bytes", "10"), ("--max-json-depth", "1000"), ("--request-timeout", "0"), ("--max-listeners", "0"), ("--max-long-polls", "-1"), ("--max-unsent-bytes", "0"), ("--history-spool-mb", "99999999")] {
             let (status, output) = try await runSwitchboard(["serve", "--api", "127.0.0.1:0", flag, value])
             XCTAssertNotEqual(status, 0, "\(flag) \(value)")
             XCTAssertTrue(output.contains(flag), "\(flag): \(output)")
