@@ -21,11 +21,6 @@ final class RelayHandler: ChannelDuplexHandler {
     private var context: ChannelHandlerContext?
     /// A `read()` held back: no partner yet, or the partner cannot take more.
     private var readPending = false
-    /// Set once this side's peer sent FIN; passed on as soon as there is a partner.
-    private var inputClosed = false
-    /// Bytes read before the partner exists. NIO reads a peer's last bytes when its FIN comes
-    /// even while reads are held back, so this is at most what the kernel had buffered.
-    private var early: [ByteBuffer] = []
     /// The channel went inactive (its handler may not even be active yet when the upstream connects).
     private(set) var ended = false
     /// A `fail` that came before the channel was active, carried out once it is.
@@ -43,20 +38,18 @@ final class RelayHandler: ChannelDuplexHandler {
         b.partner = a
         a.session.partnerID = b.session.id
         b.session.partnerID = a.session.id
-        a.handOnEarlyInput()
-        b.handOnEarlyInput()
+        a.releaseEarlyInput()
+        b.releaseEarlyInput()
         a.resumeReading()
         b.resumeReading()
     }
 
-    private func handOnEarlyInput() {
-        guard let partner else { return }
-        if !early.isEmpty {
-            for buffer in early { partner.writeFromPartner(buffer) }
-            early = []
-            partner.context?.flush()
-        }
-        if inputClosed { partner.shutdownOutput() }
+    /// What the client sent (its FIN too) while the upstream was connecting waits in the
+    /// `EarlyInbound` in front of this handler; it comes through now, in order.
+    private func releaseEarlyInput() {
+        guard let pipeline = context?.pipeline.syncOperations,
+              let early = try? pipeline.handler(type: EarlyInbound.self) else { return }
+        pipeline.removeHandler(early, promise: nil)
     }
 
     private func shutdownOutput() {
@@ -90,7 +83,6 @@ final class RelayHandler: ChannelDuplexHandler {
             partner?.closeForPartner(reset: false)
         }
         self.partner = nil
-        self.early = []
     }
 
     // MARK: Inbound: this side's peer → the partner's peer
@@ -100,11 +92,8 @@ final class RelayHandler: ChannelDuplexHandler {
         let bytes = buffer.readableBytes
         session.relayed(.in, buffer)
         reporter.report(session, .in, bytes)
-        if let partner {
-            partner.writeFromPartner(buffer)
-        } else {
-            early.append(buffer)
-        }
+        // Never without a partner: the early buffer in front holds what comes before.
+        partner?.writeFromPartner(buffer)
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
@@ -123,7 +112,6 @@ final class RelayHandler: ChannelDuplexHandler {
         if case ChannelEvent.inputClosed = event {
             // The peer is done sending: pass its FIN on, and keep the other direction flowing.
             // The peer ended first, so that is the reason, whenever the pair finally closes.
-            inputClosed = true
             session.noteCloseReason(.peer)
             partner?.shutdownOutput()
         }

@@ -4,7 +4,7 @@ import NIOCore
 ///
 ///     [IdleStateHandler]  [stages...]  SessionRecorder  mode handler      (echo, reply, hold)
 ///
-///     [IdleStateHandler]  [stages...]  RelayHandler                       (a forwarded half)
+///     [IdleStateHandler]  [stages...]  [EarlyInbound]  RelayHandler       (a forwarded half)
 ///
 /// `stages` go between the socket and what the session does with its bytes, on an accepted,
 /// outbound or forwarded connection alike: the seam for a stage such as a fault.
@@ -21,6 +21,8 @@ enum SessionPipeline {
         switch session.behaviour {
         case .forward:
             let relay = RelayHandler(session: session, reporter: reporter, onClose: onClose)
+            // An accepted half waits for its upstream; what its client sends meanwhile waits here.
+            if session.role == .server { try pipeline.addHandler(EarlyInbound()) }
             try pipeline.addHandler(relay)
             return relay
         case .echo:
