@@ -13,7 +13,7 @@ public enum ControlAPI {
         switchboard: Switchboard, history: HistoryDatabase, writer: HistoryWriter?, service: ServiceInfo, logger: Logger,
         events: EventHub? = nil, metrics: MetricsExport? = nil, limits: APILimits = .init(), token: APIToken? = nil
     ) -> some HTTPResponder<APIRequestContext> {
-        ClientDisconnect.Responder(inner: router(
+        ClientDisconnect.Responder(limits: limits, inner: router(
             switchboard: switchboard, history: history, writer: writer, service: service, logger: logger,
             events: events, metrics: metrics, limits: limits, token: token
         ).buildResponder())
@@ -27,8 +27,6 @@ public enum ControlAPI {
     ) -> Router<APIRequestContext> {
         let router = Router(context: APIRequestContext.self)
         let routeTable = RouteTable()
-        // First: every middleware after it, and every route, reads the limits from the context.
-        router.add(middleware: LimitsMiddleware(limits: limits))
         // Outside the error middleware, so it records the status the client got.
         if let metrics { router.add(middleware: RequestMetricsMiddleware(factory: metrics.factory)) }
         // First, so that it wraps every route and the router's own not-found answer.
@@ -36,9 +34,8 @@ public enum ControlAPI {
         // Inside the error middleware, so a 401 has the JSON shape; before any route, so an
         // unknown path without the token is a 401, not a 404.
         if let token { router.add(middleware: BearerAuthMiddleware(token: token)) }
-        router.add(middleware: RequestHeadSizeMiddleware())
         // After the refusals that need no body, so that they go out before the client sends one.
-        router.add(middleware: ExpectContinueMiddleware())
+        router.add(middleware: RequestHeadMiddleware())
         let serviceRoutes = ServiceController(switchboard: switchboard, service: service, history: history, writer: writer)
         router.get("healthz", use: serviceRoutes.health)
         router.get("readyz", use: serviceRoutes.ready)

@@ -48,7 +48,7 @@ final class HTTPDetailsAPITests: XCTestCase {
     func testAHandlerIsCancelledWhenItsClientGoes() async throws {
         let started = Mutex(0)
         let cancelled = Mutex(0)
-        let responder = ClientDisconnect.Responder(inner: CallbackResponder { (_: Request, _: APIRequestContext) in
+        let responder = ClientDisconnect.Responder(limits: .init(), inner: CallbackResponder { (_: Request, _: APIRequestContext) in
             started.withLock { $0 += 1 }
             do {
                 try await Task.sleep(for: .seconds(60))

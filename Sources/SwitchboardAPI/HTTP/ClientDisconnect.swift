@@ -81,13 +81,18 @@ enum ClientDisconnect {
         }
     }
 
-    /// Runs each request in a task of its own that the watch can cancel; the task is awaited
-    /// and the caller's cancellation passed on, so it never outlives the request.
+    /// The API's outermost responder: gives each request its limits (here rather than in a
+    /// middleware: one async frame less on every request), and runs each request that can wait
+    /// in a task of its own that the watch can cancel; the task is awaited and the caller's
+    /// cancellation passed on, so it never outlives the request.
     struct Responder<Inner: HTTPResponder>: HTTPResponder where Inner.Context == APIRequestContext {
         typealias Context = APIRequestContext
+        let limits: APILimits
         let inner: Inner
 
         func respond(to request: Request, context: Context) async throws -> Response {
+            var context = context
+            context.limits = limits
             // A task per request cost /v1/listeners ~14% of its CPU: only what can wait gets one.
             guard Self.mayWait(request), let watch = ClientDisconnect.watch(of: context.channel) else {
                 return try await inner.respond(to: request, context: context)

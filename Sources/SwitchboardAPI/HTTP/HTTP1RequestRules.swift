@@ -13,7 +13,7 @@ import NIOHTTP1
 ///   to CONNECT as a tunnel's (no length, no body) and its decoder reads nothing after the head,
 ///   so this answer is written as bytes past the encoder, and the connection then ends.
 /// - `Expect: 100-continue` is answered `100 Continue` when the endpoint starts reading the
-///   body (`ExpectContinueMiddleware` sends `SendContinue`): a request refused before that (401,
+///   body (`RequestHeadMiddleware` sends `SendContinue`): a request refused before that (401,
 ///   413 from its Content-Length, 404) gets its final status at once, and its body never comes.
 ///
 /// A refusal waits until every earlier request has been answered in full, so it cannot land in
@@ -24,7 +24,7 @@ final class HTTP1RequestRules: ChannelDuplexHandler, RemovableChannelHandler {
     typealias OutboundIn = HTTPServerResponsePart
     typealias OutboundOut = HTTPServerResponsePart
 
-    /// What `ExpectContinueMiddleware` sends down the pipeline when the body is first read.
+    /// What `RequestHeadMiddleware` sends down the pipeline when the body is first read.
     struct SendContinue: Sendable {}
 
     /// The methods the API serves somewhere, for the `Allow` of the answer to CONNECT; a test
