@@ -304,6 +304,43 @@ final class HostileRunTests: XCTestCase {
         let status = try XCTUnwrap((listing["reconnecting"] as? [[String: Any]])?.first, listing.text)
         XCTAssertTrue((status["last_error"] as? String ?? "").contains("connection ended") || status["state"] as? String == "connected", "\(status)")
     }
+
+    // Found in review: unix client sockets have no name, so every unix upstream was remembered
+    // as "unix:" and ordinary unix forwarding was refused as a loop after a few clients.
+    func testUnixSocketForwardingIsNotTakenForALoop() async throws {
+        let service = try await ServiceProcess.start()
+        defer { Task { await service.stop() } }
+        let echo = service.directory.appendingPathComponent("echo.sock").path
+        let front = service.directory.appendingPathComponent("front.sock").path
+        _ = try await service.api.post("/v1/listeners", json: #"{"name":"echo","address":"unix:\#(echo)","mode":"echo"}"#)
+        let created = try await service.api.post("/v1/listeners", json: #"{"name":"front","address":"unix:\#(front)","mode":"forward","forward_to":"unix:\#(echo)"}"#)
+        XCTAssertEqual(created.status, 201, created.text)
+        var clients: [TestConnection] = []
+        for i in 0..<12 {
+            let client = try await TestConnection.connect(unixPath: front)
+            try await client.send("client \(i)")
+            let echoed = try await client.read(atLeast: "client \(i)".utf8.count)
+            XCTAssertEqual(String(decoding: echoed, as: UTF8.self), "client \(i)")
+            clients.append(client)
+        }
+        let listener = try await service.api.get("/v1/listeners/front")
+        XCTAssertEqual(listener["rejected_sessions"] as? Int, 0, listener.text)
+    }
+
+    // Found in review: a send whose client left answered 200 "bytes_sent: N" with fewer sent.
+    func testASendWhoseClientLeavesIsNotAnsweredAsSent() async throws {
+        let service = try await ServiceProcess.start(["--max-body-bytes", "\(16 << 20)"])
+        defer { Task { await service.stop() } }
+        let (_, id) = try await heldSession(service.api, reading: false)
+        let client = try await TestConnection.connect(port: service.apiPort!, halfClose: true)
+        let body = [UInt8](repeating: 0x64, count: 16 << 20)
+        try await client.send(Array("POST /v1/sessions/\(id)/send HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\nContent-Length: \(body.count)\r\n\r\n".utf8) + body)
+        try await eventually("the send to be under way") { try await bytesOut(service.api, id) > 0 }
+        try await client.shutdownWrite()
+        try await eventually("an answer", timeout: .seconds(10)) { client.receivedText.contains("\r\n\r\n") || client.isClosed }
+        XCTAssertTrue(client.receivedText.hasPrefix("HTTP/1.1 503"), client.receivedText)
+        XCTAssertTrue(client.receivedText.contains("cancelled"), client.receivedText)
+    }
 }
 
 /// A count several tasks add to.

@@ -37,21 +37,27 @@ final class ForwardLoopGuard: Sendable {
     /// hop before it is remembered when its connect completes, on another event loop, which can
     /// come just after the accept here; it cannot come after this connect's round trip as well.
     func hops(from remote: String?) -> Int {
-        guard count.load(ordering: .relaxed) > 0, let remote else { return 0 }
+        guard count.load(ordering: .relaxed) > 0, let remote, Self.isKey(remote) else { return 0 }
         return upstreams.withLock { $0[remote] } ?? 0
     }
 
     func opened(upstreamFrom local: String?, hops: Int) {
-        guard let local else { return }
+        guard let local, Self.isKey(local) else { return }
         let added = upstreams.withLock { $0.updateValue(max(hops, $0[local] ?? 0), forKey: local) == nil }
         if added { count.add(1, ordering: .relaxed) }
     }
 
     func closed(upstreamFrom local: String?) {
-        guard let local else { return }
+        guard let local, Self.isKey(local) else { return }
         if upstreams.withLock({ $0.removeValue(forKey: local) }) != nil {
             count.subtract(1, ordering: .relaxed)
         }
+    }
+
+    /// Only TCP addresses tell connections apart: a unix client socket has no name, so every
+    /// one is `unix:` and would share one entry (ordinary unix forwarding refused as a loop).
+    private static func isKey(_ address: String) -> Bool {
+        !address.hasPrefix("unix:")
     }
 
     /// On a forward listener's upstream channel: remembers it by its local address as soon as
