@@ -119,7 +119,8 @@ struct SessionsController {
             let body = try RequestReading.decode(SendRequest.self, from: try await RequestReading.body(of: request, context: context), context: context)
             data = try DataEncoding(field: "encoding", body.encoding).decode(body.data, field: "data")
         }
-        try await switchboard.send(id, data)
+        // Fewer only when the client went away mid-send: then not a 200 that says all went.
+        guard try await switchboard.send(id, data) == data.readableBytes else { throw CancellationError() }
         return try JSONResponse.make(SendResponse(bytesSent: data.readableBytes, session: SessionRecord(try switchboard.session(id))))
     }
 

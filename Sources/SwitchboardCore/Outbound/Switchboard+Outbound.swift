@@ -98,7 +98,10 @@ extension Switchboard {
             throw SwitchboardError(.shuttingDown, "the service is shutting down")
         }
         if let data = spec.send, data.readableBytes > 0 {
-            _ = try? await session.send(data, unsentLimit: limits.maxUnsentBytesPerSession)
+            // In a task of its own, free of the caller's cancellation: the session is open now,
+            // and a greeting half-sent because the HTTP client left would leave it without one.
+            let limit = limits.maxUnsentBytesPerSession
+            _ = try? await Task { try await session.send(data, unsentLimit: limit) }.value
         }
         try? await channel.setOption(ChannelOptions.autoRead, value: true).get()
         return session
