@@ -267,6 +267,17 @@ public final class SessionSpool: @unchecked Sendable {
         return try recover(fd: fd, path: path)
     }
 
+    /// For a service that runs without a spool: hands `replay` what an earlier run left, then
+    /// removes the file, holding its lock all the while, so that a live service's spool is
+    /// refused (`inUse`), never read and unlinked under it.
+    public static func replayAndRemove(at path: String, replay: (Recovery) throws -> Void) throws {
+        guard access(path, F_OK) == 0 else { return }
+        let fd = try lockedDescriptor(path)
+        defer { close(fd) }
+        try replay(try recover(fd: fd, path: path))
+        unlink(path)
+    }
+
     private static func recover(fd: Int32, path: String) throws(Failure) -> Recovery {
         var info = stat()
         guard fstat(fd, &info) == 0 else { throw Failure(.unreadable, "cannot stat", path, errno: errno) }
@@ -279,8 +290,9 @@ public final class SessionSpool: @unchecked Sendable {
         let p = UnsafeRawPointer(mapped)
         func word(_ offset: Int) -> UInt64 { UInt64(littleEndian: p.load(fromByteOffset: offset, as: UInt64.self)) }
         let segmentBytes = Int(clamping: word(16))
+        // Divided, not multiplied: a damaged header's huge size must not overflow (a trap on every start).
         guard word(0) == magic, word(8) == 1, segmentBytes > segmentHeaderBytes, segmentBytes % 8 == 0,
-              size >= fileHeaderBytes + 2 * segmentBytes else { return Recovery(records: [], tornRecords: 0) }
+              segmentBytes <= (size - fileHeaderBytes) / 2 else { return Recovery(records: [], tornRecords: 0) }
         let salt = word(24)
         var records: [SpoolRecord] = []
         var torn = 0

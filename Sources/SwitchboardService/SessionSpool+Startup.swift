@@ -25,9 +25,12 @@ extension SessionSpool {
             }
         }
         guard megabytes > 0 else {
-            try replay(try SessionSpool.recover(at: path))
             // Replayed, so nothing is lost by removing it; left behind it would replay again.
-            unlink(path)
+            do {
+                try SessionSpool.replayAndRemove(at: path, replay: replay)
+            } catch let failure as SessionSpool.Failure {
+                throw StartFailure("\(failure)")
+            }
             logger.warning("no session spool (--history-spool-mb 0): a SIGKILL loses the sessions of the last batch window")
             return nil
         }

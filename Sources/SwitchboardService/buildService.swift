@@ -54,6 +54,10 @@ public func buildService(
     let db = settings.db
     let ownGroup = eventLoopGroup == nil ? MultiThreadedEventLoopGroup(numberOfThreads: settings.eventLoops) : nil
     let group: any EventLoopGroup = eventLoopGroup ?? ownGroup!
+    // A start that fails from here on stops the loops it made (a test builds many services in
+    // one process); a built service's `run()` stops them.
+    var unusedGroup = ownGroup
+    defer { if let unusedGroup { unusedGroup.shutdownGracefully { _ in } } }
     let info = ServiceInfo()
 
     let history: HistoryDatabase
@@ -135,6 +139,7 @@ public func buildService(
     if token == nil, activation?.api == nil, !APIExposure.isLocal(settings.api) {
         logger.warning("the API needs no token: anyone who can connect to it controls the service")
     }
+    unusedGroup = nil
     return BuiltService(
         serviceGroup: serviceGroup, switchboard: switchboard, history: history, writer: writer, info: info, events: events,
         metrics: metrics, ownGroup: ownGroup, bound: bound, api: settings.api.description, logger: logger

@@ -288,5 +288,26 @@ final class SessionSpoolTests: XCTestCase {
             XCTFail("a listener stored into a deleted file would be lost")
         } catch {}
     }
-}
 
+    func testADamagedHeaderIsReadAsNoSpoolNotATrap() throws {
+        var header = [UInt8](repeating: 0, count: SessionSpool.fileHeaderBytes * 2)
+        func put(_ value: UInt64, at offset: Int) {
+            withUnsafeBytes(of: value.littleEndian) { header.replaceSubrange(offset..<offset + 8, with: $0) }
+        }
+        put(SessionSpool.magic, at: 0)
+        put(1, at: 8)
+        put(1 << 62, at: 16)  // a segment size whose double overflows
+        try Data(header).write(to: URL(fileURLWithPath: spoolPath))
+        let recovery = try SessionSpool.recover(at: spoolPath)
+        XCTAssertEqual(recovery.count, 0)
+    }
+
+    func testAServiceWithoutASpoolNeverRemovesALiveServicesSpool() throws {
+        let live = try SessionSpool(creatingAt: spoolPath, bytes: SessionSpool.minimumBytes)
+        _ = live
+        XCTAssertThrowsError(try SessionSpool.replayAndRemove(at: spoolPath) { _ in XCTFail("a live spool is not read") }) { error in
+            XCTAssertEqual((error as? SessionSpool.Failure)?.kind, .inUse, "\(error)")
+        }
+        XCTAssertTrue(FileManager.default.fileExists(atPath: spoolPath))
+    }
+}
