@@ -22,7 +22,7 @@ struct HistoryCommand: AsyncParsableCommand {
             do {
                 return try HistoryDatabase(readingOnly: db)
             } catch {
-                throw ValidationError("cannot read the history file \(db): \(error)")
+                throw HistoryCommandError("cannot read the history file \(db): \(error)")
             }
         }
     }
@@ -90,7 +90,7 @@ struct HistoryCommand: AsyncParsableCommand {
         func run() async throws {
             let history = try location.open()
             guard let session = try await history.session(id: id.uppercased()) else {
-                throw ValidationError("no session with id '\(id)' in \(location.db)")
+                throw HistoryCommandError("no session with id '\(id)' in \(location.db)")
             }
             for (key, value) in Table.fields(session) { print("\(key.padding(toLength: 18, withPad: " ", startingAt: 0)) \(value)") }
             guard messages else { return }
@@ -112,3 +112,11 @@ struct HistoryCommand: AsyncParsableCommand {
 
 extension SessionRole: ExpressibleByArgument {}
 extension HistoryState: ExpressibleByArgument {}
+
+/// What goes wrong at run time (a file that cannot be read, an id the file does not have), as
+/// opposed to a usage error: printed as it is, without the usage text, and exit status 1
+/// (a `ValidationError` is the parser's: usage text and 64).
+struct HistoryCommandError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}

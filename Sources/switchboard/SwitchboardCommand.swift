@@ -1,4 +1,5 @@
 import ArgumentParser
+import SwitchboardAPI
 
 @main
 struct SwitchboardCommand: AsyncParsableCommand {
@@ -9,6 +10,7 @@ struct SwitchboardCommand: AsyncParsableCommand {
             switchboard serve starts the service. Operators then create listeners and open \
             sessions with curl against its control API (see the README).
             """,
+        version: ServiceInfo.version,
         subcommands: [ServeCommand.self, HistoryCommand.self]
     )
 }
