@@ -37,6 +37,7 @@ public enum ControlAPI {
         // After the refusals that need no body, so that they go out before the client sends one.
         router.add(middleware: RequestHeadMiddleware())
         let serviceRoutes = ServiceController(switchboard: switchboard, service: service, history: history, writer: writer)
+        router.get("/", use: serviceRoutes.index)
         router.get("healthz", use: serviceRoutes.health)
         router.get("readyz", use: serviceRoutes.ready)
         let v1 = router.group("v1")

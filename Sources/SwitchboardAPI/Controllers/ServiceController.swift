@@ -51,6 +51,16 @@ struct ServiceController {
 
     struct Health: Encodable { let status: String }
 
+    /// What `GET /` answers: where a person who found the port goes next.
+    struct Index: Encodable {
+        let service = "switchboard"
+        let version = ServiceInfo.version
+        let openapi = "/v1/openapi.json"
+        let info = "/v1/info"
+        let health = "/healthz"
+        let ready = "/readyz"
+    }
+
     struct Info: Encodable {
         let version: String
         let startedAt: String
@@ -79,6 +89,11 @@ struct ServiceController {
             case maxSessions = "max_sessions"
             case history
         }
+    }
+
+    @Sendable func index(_ request: Request, context: APIRequestContext) async throws -> Response {
+        _ = try Query(request, allowed: [])
+        return try JSONResponse.make(Index())
     }
 
     @Sendable func health(_ request: Request, context: APIRequestContext) async throws -> Response {
