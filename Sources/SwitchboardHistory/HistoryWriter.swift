@@ -275,7 +275,10 @@ public final class HistoryWriter: SwitchboardObserver, Service {
             if recovered { logger.notice("history writes recovered", metadata: ["written": "\(batch.count)"]) }
             return true
         } catch {
-            instruments.failures.increment()
+            // A cancelled write (the service stopping, e.g. a start that failed) is no failure of
+            // SQLite: the records go back, and the final flush, detached, writes them.
+            let cancelled = error is CancellationError
+            if !cancelled { instruments.failures.increment() }
             let first = queue.withLock { q -> Bool in
                 // Put the batch back in front of what came in meanwhile, within the bound.
                 let room = max(0, limits.maxQueuedRecords - q.records.count)
@@ -285,6 +288,7 @@ public final class HistoryWriter: SwitchboardObserver, Service {
                 instruments.queueDepth.record(q.records.count + kept.count)
                 q.records.insert(contentsOf: kept, at: 0)
                 q.captureBytes = q.records.reduce(0) { $0 + $1.dataBytes }
+                if cancelled { return false }
                 defer { q.problem = "history writes are failing: \(ErrorSummary.of(error))" }
                 return q.problem == nil
             }
