@@ -29,10 +29,19 @@ env="$DESTDIR$SYSCONFDIR/switchboard/switchboard.env"
 doc="$DESTDIR$PREFIX/share/doc/switchboard"
 
 if [ "$action" = uninstall ]; then
+    # Stopped and disabled while systemd still knows the units; once they are removed it cannot.
+    live_systemd=0
+    if [ -z "$DESTDIR" ] && [ -d /run/systemd/system ] && command -v systemctl >/dev/null; then live_systemd=1; fi
+    if [ "$live_systemd" = 1 ]; then
+        echo "stopping and disabling switchboard.socket and switchboard.service"
+        systemctl disable --now switchboard.socket switchboard.service 2>/dev/null || true
+    elif [ -f "$unit" ]; then
+        echo "first, where the units run: systemctl disable --now switchboard.socket switchboard.service"
+    fi
     rm -f "$bin" "$unit" "$socket_unit" "$doc/README.md" "$doc/switchboard.env.example"
     rmdir "$doc" 2>/dev/null || true
+    if [ "$live_systemd" = 1 ]; then systemctl daemon-reload || true; fi
     echo "removed switchboard; kept $env and the history in /var/lib/switchboard"
-    echo "next: systemctl disable --now switchboard; systemctl daemon-reload"
     exit 0
 fi
 

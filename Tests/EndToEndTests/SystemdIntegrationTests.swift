@@ -167,6 +167,10 @@ final class SystemdIntegrationTests: XCTestCase {
 
         let removed = try run(script, ["--uninstall"], environment: environment)
         XCTAssertEqual(removed.status, 0, removed.output)
+        // Told to disable the units before they are gone, not after.
+        let disable = try XCTUnwrap(removed.output.range(of: "systemctl disable --now"), removed.output)
+        let gone = try XCTUnwrap(removed.output.range(of: "removed switchboard"), removed.output)
+        XCTAssertLessThan(disable.lowerBound, gone.lowerBound, removed.output)
         XCTAssertFalse(FileManager.default.fileExists(atPath: destdir.appendingPathComponent("usr/bin/switchboard").path))
         XCTAssertTrue(FileManager.default.fileExists(atPath: env.path), "the operator's env file stays")
     }
