@@ -23,6 +23,14 @@ final class MetricsAPITests: XCTestCase {
             XCTAssertTrue(text.contains(#"switchboard_http_request_duration_seconds_count{route="/v1/listeners/{name}",method="GET"} 2"#), text)
             XCTAssertFalse(text.contains("01M8B0P50C1E146WK4HR517E71") || text.contains("m1") || text.contains("nope"), "raw paths never become labels:\n\(text)")
 
+            // Every metric of ours says what it is, as Prometheus's `# HELP` line.
+            let lines = text.split(separator: "\n")
+            for (i, line) in lines.enumerated() where line.hasPrefix("# TYPE switchboard_") {
+                let name = line.split(separator: " ")[2]
+                XCTAssertTrue(i > 0 && lines[i - 1].hasPrefix("# HELP \(name) "), "no help for \(name)")
+            }
+            XCTAssertTrue(lines.contains { $0.hasPrefix("# TYPE switchboard_") })
+
             let refused = try await api.get("/metrics?x=1")
             XCTAssertEqual(refused.status, 400)
             XCTAssertEqual(refused.errorCode, "unknown_parameter")

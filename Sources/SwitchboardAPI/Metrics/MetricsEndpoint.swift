@@ -30,7 +30,7 @@ struct MetricsController {
         return Response(
             status: .ok,
             headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
-            body: .init(byteBuffer: ByteBuffer(bytes: bytes))
+            body: .init(byteBuffer: ByteBuffer(bytes: MetricsHelp.adding(to: bytes)))
         )
     }
 }
