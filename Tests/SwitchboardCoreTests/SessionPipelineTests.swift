@@ -148,8 +148,8 @@ final class SessionPipelineTests: XCTestCase {
         let a = Session(id: .make(), role: .server, listener: "f", name: nil, channel: client, behaviour: .forward, capture: nil, openedAt: Date())
         let b = Session(id: .make(), role: .client, listener: "f", name: nil, channel: upstream, behaviour: .forward, capture: nil, openedAt: Date())
         let reporter = DataReporter(observers: [])
-        let left = try XCTUnwrap(try SessionPipeline.install(on: client, session: a, options: .init(), reporter: reporter) { _ in })
-        let right = try XCTUnwrap(try SessionPipeline.install(on: upstream, session: b, options: .init(), reporter: reporter) { _ in })
+        let left = try SessionPipeline.installRelay(on: client, session: a, options: .init(), reporter: reporter) { _ in }
+        let right = try SessionPipeline.installRelay(on: upstream, session: b, options: .init(), reporter: reporter) { _ in }
         // Bytes the client sent before the upstream was there wait, then go first.
         try client.writeInbound(ByteBuffer(string: "early "))
         RelayHandler.join(left, right)

@@ -61,11 +61,13 @@ extension Switchboard {
                 let relay: RelayHandler
                 do {
                     try spec.options.apply(to: channel)
-                    relay = try SessionPipeline.install(on: channel, session: upstream, options: spec.options, reporter: dataReporter) { [self] in
+                    relay = try SessionPipeline.installRelay(on: channel, session: upstream, options: spec.options, reporter: dataReporter) { [self] in
                         self.forwardLoops.closed(upstreamFrom: $0.localAddress)
                         self.didClose($0)
-                    }!
+                    }
                 } catch {
+                    // Never opened: the handlers already added must not report it closed when removed.
+                    _ = upstream.markClosed()
                     releaseSessionSlot()
                     channel.close(promise: nil)
                     downstream.fail(.error("upstream: could not set up the connection: \(error)"), reset: resetOnFailure)

@@ -50,13 +50,16 @@ extension Switchboard {
         }
         do {
             try spec.options.apply(to: channel)
-            let relay = try SessionPipeline.install(on: channel, session: session, options: spec.options, reporter: dataReporter, onClose: onClose)
-            if case .forward(let upstream, let resetOnFailure) = spec.mode, let relay {
+            if case .forward(let upstream, let resetOnFailure) = spec.mode {
+                let relay = try SessionPipeline.installRelay(on: channel, session: session, options: spec.options, reporter: dataReporter, onClose: onClose)
                 didOpen(session)
                 connectUpstream(for: relay, to: upstream, listener: listener, resetOnFailure: resetOnFailure, hops: hops)
                 return channel.eventLoop.makeSucceededVoidFuture()
             }
+            try SessionPipeline.install(on: channel, session: session, options: spec.options, reporter: dataReporter, onClose: onClose)
         } catch {
+            // Never opened: the handlers already added must not report it closed when removed.
+            _ = session.markClosed()
             listener.sessionClosed(session)
             releaseSessionSlot()
             return channel.eventLoop.makeFailedFuture(error)

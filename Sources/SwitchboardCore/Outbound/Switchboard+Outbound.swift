@@ -87,6 +87,8 @@ extension Switchboard {
                 if !channel.isActive, session.markClosed() { didClose(session) }
             }.get()
         } catch {
+            // Never opened: the handlers already added must not report it closed when removed.
+            _ = session.markClosed()
             releaseSessionSlot()
             channel.close(promise: nil)
             throw SwitchboardError(.connectRefused, "connected to \(spec.endpoint) but could not set up the session: \(error)")
