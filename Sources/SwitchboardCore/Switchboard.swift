@@ -51,6 +51,9 @@ public final class Switchboard: Sendable {
     let quietLogs = Mutex<[String: (at: ContinuousClock.Instant, quiet: Int)]>([:])
     let dataReporter: DataReporter
     let forwardLoops = ForwardLoopGuard()
+    /// Changes to faults, one at a time.
+    let faultEdits = SerialJobs()
+    let faultReporter: FaultReporter
     /// Open sessions plus connections being set up; each holds a file descriptor.
     let liveSessions = Atomic<Int>(0)
     /// `State.shuttingDown`, readable on the accept path without the lock.
@@ -85,6 +88,7 @@ public final class Switchboard: Sendable {
         self.store = store
         self.retention = retention
         self.dataReporter = DataReporter(observers: observers)
+        self.faultReporter = FaultReporter(observers: observers)
         self.captureSettings = CaptureSettings(limit: captureLimit) { chunk in
             for observer in observers { observer.sessionCaptured(chunk) }
         }

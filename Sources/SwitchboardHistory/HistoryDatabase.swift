@@ -288,4 +288,7 @@ extension HistoryDatabase: ListenerStore {
     public func deleteReconnecting(named name: String) async throws {
         _ = try await pool.write { db in try ReconnectingRecord.deleteOne(db, key: name) }
     }
+
+    // Placeholder until the faults migration: faults are not stored yet.
+    public func saveFaults(_ faults: [Fault], on target: FaultTarget) async throws {}
 }

@@ -144,6 +144,7 @@ public final class SessionMetrics: SwitchboardObserver {
         case .reset: "reset"
         case .idle: "idle"
         case .partner: "partner"
+        case .fault: "fault"
         case .error: "error"
         // A session never closed by this process (the history marks such rows interrupted).
         case nil: "interrupted"

@@ -118,8 +118,14 @@ final class RelayHandler: ChannelDuplexHandler {
         context.fireUserInboundEventTriggered(event)
     }
 
+    /// The socket takes more, and no fault stage in front holds as much as it may.
+    private var isWritable: Bool {
+        guard let context else { return false }
+        return context.channel.isWritable && !session.faultHoldsWrites.load(ordering: .relaxed)
+    }
+
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if context.channel.isWritable { partner?.resumeReading() }
+        if isWritable { partner?.resumeReading() }
         context.fireChannelWritabilityChanged()
     }
 
@@ -149,7 +155,7 @@ final class RelayHandler: ChannelDuplexHandler {
     // MARK: Outbound
 
     func read(context: ChannelHandlerContext) {
-        if let partner, partner.context?.channel.isWritable == true {
+        if let partner, partner.isWritable {
             context.read()
         } else {
             readPending = true
@@ -174,7 +180,7 @@ final class RelayHandler: ChannelDuplexHandler {
     }
 
     private func resumeReading() {
-        guard readPending, let context, partner?.context?.channel.isWritable == true else { return }
+        guard readPending, let context, partner?.isWritable == true else { return }
         readPending = false
         context.read()
     }

@@ -6,7 +6,20 @@ extension Switchboard {
     /// Opens the upstream half of a forwarded connection on the accepted channel's own event
     /// loop, so the two halves never hop between threads. Until it is connected the accepted
     /// half does not read: what the client sends (its FIN too) waits in the kernel, not lost.
-    func connectUpstream(for downstream: RelayHandler, to endpoint: Endpoint, listener: Listener, resetOnFailure: Bool, hops: Int) {
+    ///
+    /// A `connect_delay` fault makes it wait `after` first, on the loop's timer.
+    func connectUpstream(for downstream: RelayHandler, to endpoint: Endpoint, listener: Listener, resetOnFailure: Bool, hops: Int, after delay: TimeAmount) {
+        guard delay > .zero else {
+            return connectUpstream(for: downstream, to: endpoint, listener: listener, resetOnFailure: resetOnFailure, hops: hops)
+        }
+        downstream.session.eventLoop.assumeIsolated().scheduleTask(in: delay) { [self] in
+            // The client may have left meanwhile: nothing to connect for.
+            guard !downstream.ended else { return }
+            connectUpstream(for: downstream, to: endpoint, listener: listener, resetOnFailure: resetOnFailure, hops: hops)
+        }
+    }
+
+    private func connectUpstream(for downstream: RelayHandler, to endpoint: Endpoint, listener: Listener, resetOnFailure: Bool, hops: Int) {
         let spec = listener.spec
         let accepted = downstream.session
         let loop = accepted.eventLoop

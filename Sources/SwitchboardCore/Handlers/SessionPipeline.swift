@@ -13,7 +13,7 @@ enum SessionPipeline {
     /// forwarded half goes to `installRelay`, whose handler its partner needs).
     static func install(
         on channel: any Channel, session: Session, options: ConnectionOptions, reporter: DataReporter,
-        stages: [any ChannelHandler & Sendable] = [], onClose: @escaping @Sendable (Session) -> Void
+        stages: [any ChannelHandler] = [], onClose: @escaping @Sendable (Session) -> Void
     ) throws {
         let recorder = { (pausesForWritability: Bool) in
             SessionRecorder(session: session, reporter: reporter, pausesForWritability: pausesForWritability, onClose: onClose)
@@ -35,7 +35,7 @@ enum SessionPipeline {
     /// `RelayHandler.join`.
     static func installRelay(
         on channel: any Channel, session: Session, options: ConnectionOptions, reporter: DataReporter,
-        stages: [any ChannelHandler & Sendable] = [], onClose: @escaping @Sendable (Session) -> Void
+        stages: [any ChannelHandler] = [], onClose: @escaping @Sendable (Session) -> Void
     ) throws -> RelayHandler {
         try addFront(on: channel, options: options, stages: stages)
         let pipeline = channel.pipeline.syncOperations
@@ -46,7 +46,7 @@ enum SessionPipeline {
         return relay
     }
 
-    private static func addFront(on channel: any Channel, options: ConnectionOptions, stages: [any ChannelHandler & Sendable]) throws {
+    private static func addFront(on channel: any Channel, options: ConnectionOptions, stages: [any ChannelHandler]) throws {
         try options.addIdleHandler(to: channel)
         for stage in stages { try channel.pipeline.syncOperations.addHandler(stage) }
     }

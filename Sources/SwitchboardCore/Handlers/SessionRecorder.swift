@@ -54,7 +54,7 @@ final class SessionRecorder: ChannelDuplexHandler {
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
         if pausesForWritability {
-            pausedForWritability = !context.channel.isWritable
+            pausedForWritability = !context.channel.isWritable || session.faultHoldsWrites.load(ordering: .relaxed)
             resumeIfPossible(context: context)
         }
         context.fireChannelWritabilityChanged()

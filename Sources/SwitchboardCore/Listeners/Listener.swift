@@ -16,12 +16,20 @@ final class Listener: Sendable {
         var closedBytesIn: UInt64 = 0
         var closedBytesOut: UInt64 = 0
         var active = true
+        var faults: [Fault]
     }
-    private let mutable = Mutex(Mutable())
+    private let mutable: Mutex<Mutable>
 
     init(spec: ListenerSpec, createdAt: Date) {
         self.spec = spec
         self.createdAt = createdAt
+        self.mutable = Mutex(Mutable(faults: spec.faults))
+    }
+
+    /// Its faults now: those it was created with, as changed since.
+    var faults: [Fault] {
+        get { mutable.withLock { $0.faults } }
+        set { mutable.withLock { $0.faults = newValue } }
     }
 
     /// Connections can arrive as soon as the socket is bound, so the listener exists before its channel.
@@ -51,11 +59,13 @@ final class Listener: Sendable {
             }
             m.accepted += 1
             m.open[session.id] = session
-            return .admitted
+            return .admitted(faults: m.faults)
         }
     }
 
-    enum Admission { case admitted, full, stopped }
+    /// Admitted, with the listener's faults as of that moment: a change after it finds the
+    /// session among the open ones.
+    enum Admission { case admitted(faults: [Fault]), full, stopped }
 
     /// Counts a connection turned away before it became a session (the service's limit).
     func countRejected() {
@@ -76,8 +86,8 @@ final class Listener: Sendable {
     func deactivate() { mutable.withLock { $0.active = false } }
 
     var info: ListenerInfo {
-        let (open, counters, boundAddress, active) = mutable.withLock { m in
-            (Array(m.open.values), (m.accepted, m.rejected, m.closedBytesIn, m.closedBytesOut), m.boundAddress, m.active)
+        let (open, counters, boundAddress, active, faults) = mutable.withLock { m in
+            (Array(m.open.values), (m.accepted, m.rejected, m.closedBytesIn, m.closedBytesOut), m.boundAddress, m.active, m.faults)
         }
         var (bytesIn, bytesOut) = (counters.2, counters.3)
         for session in open {
@@ -90,7 +100,7 @@ final class Listener: Sendable {
             requestedAddress: spec.address, maxSessions: spec.maxSessions, createdAt: createdAt,
             openSessions: open.count, totalSessions: counters.0, rejectedSessions: counters.1,
             bytesIn: bytesIn, bytesOut: bytesOut, state: active ? .listening : .stopped,
-            capture: spec.capture, options: spec.options, error: nil
+            capture: spec.capture, options: spec.options, error: nil, faults: faults
         )
     }
 }

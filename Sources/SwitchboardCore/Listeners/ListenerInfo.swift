@@ -24,12 +24,14 @@ public struct ListenerInfo: Sendable {
     public let options: ConnectionOptions
     /// Why a restored listener could not be bound.
     public let error: String?
+    /// Applied to every connection it has and accepts.
+    public let faults: [Fault]
 
     static func failed(_ spec: ListenerSpec, createdAt: Date, error: String) -> ListenerInfo {
         ListenerInfo(
             name: spec.name, mode: spec.mode, address: spec.address.description, requestedAddress: spec.address,
             maxSessions: spec.maxSessions, createdAt: createdAt, openSessions: 0, totalSessions: 0,
-            rejectedSessions: 0, bytesIn: 0, bytesOut: 0, state: .failed, capture: spec.capture, options: spec.options, error: error
+            rejectedSessions: 0, bytesIn: 0, bytesOut: 0, state: .failed, capture: spec.capture, options: spec.options, error: error, faults: spec.faults
         )
     }
 }

@@ -7,8 +7,11 @@ public struct ListenerSpec: Sendable {
     /// Record the bytes of every accepted session into the history.
     public var capture: Bool
     public var options: ConnectionOptions
+    /// Created with the listener, atomically; changed later through `Switchboard.addFault` and friends.
+    public var faults: [Fault]
 
-    public init(name: String, address: Endpoint, mode: ListenerMode, maxSessions: Int? = nil, capture: Bool = false, options: ConnectionOptions = .init()) {
+    public init(name: String, address: Endpoint, mode: ListenerMode, maxSessions: Int? = nil, capture: Bool = false, options: ConnectionOptions = .init(), faults: [Fault] = []) {
+        self.faults = faults
         self.name = name
         self.address = address
         self.mode = mode

@@ -9,4 +9,7 @@ public protocol ListenerStore: Sendable {
     /// Named reconnecting sessions come back after a restart like listeners do.
     func saveReconnecting(_ spec: ConnectSpec, createdAt: Date) async throws
     func deleteReconnecting(named name: String) async throws
+    /// Replaces the stored faults of a listener or a reconnecting session (never called for
+    /// one live session: those end with it).
+    func saveFaults(_ faults: [Fault], on target: FaultTarget) async throws
 }

@@ -31,9 +31,10 @@ extension Switchboard {
             channel: channel, behaviour: spec.mode.behaviour,
             capture: spec.capture ? captureSettings : nil, openedAt: Date()
         )
+        let faults: [Fault]
         switch listener.admit(session) {
-        case .admitted:
-            break
+        case .admitted(let listenerFaults):
+            faults = listenerFaults
         case .stopped:
             // Accepted by the kernel while the listener was being deleted: not a session.
             releaseSessionSlot()
@@ -48,15 +49,24 @@ extension Switchboard {
             listener.sessionClosed(session)
             self.didClose(session)
         }
+        var applying: [Fault] = []
+        if !faults.isEmpty {
+            session.mutable.withLock { $0.faults.inherited = faults }
+            applying = drawFaults(for: session)
+        }
+        let stages = FaultStage.stages(for: applying, session: session, reporter: faultReporter)
         do {
             try spec.options.apply(to: channel)
             if case .forward(let upstream, let resetOnFailure) = spec.mode {
-                let relay = try SessionPipeline.installRelay(on: channel, session: session, options: spec.options, reporter: dataReporter, onClose: onClose)
+                let relay = try SessionPipeline.installRelay(
+                    on: channel, session: session, options: spec.options, reporter: dataReporter, stages: stages, onClose: onClose
+                )
                 didOpen(session)
-                connectUpstream(for: relay, to: upstream, listener: listener, resetOnFailure: resetOnFailure, hops: hops)
+                let delay = applying.filter { $0.type == .connectDelay }.reduce(TimeAmount.zero) { $0 + $1.milliseconds("delay") }
+                connectUpstream(for: relay, to: upstream, listener: listener, resetOnFailure: resetOnFailure, hops: hops, after: delay)
                 return channel.eventLoop.makeSucceededVoidFuture()
             }
-            try SessionPipeline.install(on: channel, session: session, options: spec.options, reporter: dataReporter, onClose: onClose)
+            try SessionPipeline.install(on: channel, session: session, options: spec.options, reporter: dataReporter, stages: stages, onClose: onClose)
         } catch {
             // Never opened: the handlers already added must not report it closed when removed.
             _ = session.markClosed()

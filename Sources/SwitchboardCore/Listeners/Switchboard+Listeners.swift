@@ -78,6 +78,10 @@ extension Switchboard {
         if let max = spec.maxSessions, max < 1 {
             throw SwitchboardError(.invalidArgument, "max_sessions must be at least 1")
         }
+        try spec.faults.validate()
+        if case .forward = spec.mode {} else if let fault = spec.faults.first(where: { $0.type == .connectDelay }) {
+            throw SwitchboardError(.invalidArgument, "fault '\(fault.name)': connect_delay delays the upstream connect of a forward listener; a \(spec.mode.name) listener has none")
+        }
     }
 
     /// Known only once bound (port 0 picks the port): a forward listener whose upstream is its

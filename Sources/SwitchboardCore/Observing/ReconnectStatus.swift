@@ -21,8 +21,11 @@ public struct ReconnectStatus: Sendable {
     public let failures: Int
     public let nextAttemptAt: Date?
     public let lastError: String?
+    /// Applied to every connection it makes.
+    public let faults: [Fault]
 
-    public init(name: String, endpoint: String, state: State, sessionID: SessionID?, failures: Int, nextAttemptAt: Date?, lastError: String?) {
+    public init(name: String, endpoint: String, state: State, sessionID: SessionID?, failures: Int, nextAttemptAt: Date?, lastError: String?, faults: [Fault] = []) {
+        self.faults = faults
         self.name = name
         self.endpoint = endpoint
         self.state = state

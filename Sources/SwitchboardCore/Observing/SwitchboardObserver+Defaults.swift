@@ -9,4 +9,9 @@ extension SwitchboardObserver {
     public func sessionReconnecting(_ status: ReconnectStatus) {}
     public func connectionRejected(listener: String, reason: RejectReason) {}
     public func connectFailed(listener: String?, name: String?, error: SwitchboardError) {}
+    public func faultAdded(_ fault: Fault, on target: FaultTarget) {}
+    public func faultChanged(_ fault: Fault, on target: FaultTarget) {}
+    public func faultRemoved(_ fault: Fault, from target: FaultTarget) {}
+    public func faultApplied(_ fault: SessionFault, session: SessionID, listener: String?, name: String?) {}
+    public func faultBytes(_ type: FaultType, delayed: Int, dropped: Int, corrupted: Int) {}
 }

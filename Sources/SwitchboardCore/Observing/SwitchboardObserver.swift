@@ -23,4 +23,13 @@ public protocol SwitchboardObserver: Sendable {
     /// An outbound connection that could not be made: an operator's session, a reconnect
     /// attempt, or the upstream half of a forwarded connection (then `listener` is set).
     func connectFailed(listener: String?, name: String?, error: SwitchboardError)
+    /// A fault was added to, changed on or removed from its target (called from API tasks).
+    func faultAdded(_ fault: Fault, on target: FaultTarget)
+    func faultChanged(_ fault: Fault, on target: FaultTarget)
+    func faultRemoved(_ fault: Fault, from target: FaultTarget)
+    /// A fault met a session and its draw said it applies; from the session's event loop.
+    func faultApplied(_ fault: SessionFault, session: SessionID, listener: String?, name: String?)
+    /// What fault stages did to bytes: held back for a while, dropped, or corrupted. From event
+    /// loops, once per chunk a fault touched (never for a session without faults).
+    func faultBytes(_ type: FaultType, delayed: Int, dropped: Int, corrupted: Int)
 }

@@ -10,13 +10,16 @@ public struct ConnectSpec: Sendable {
     public var options: ConnectionOptions
     /// Set for a named session the service keeps connected, retrying with backoff.
     public var reconnect: ReconnectPolicy?
+    /// Applied to the session (to every connection of a reconnecting one), created with it.
+    public var faults: [Fault]
 
     public static let defaultConnectTimeout = Duration.seconds(10)
 
     public init(
         endpoint: Endpoint, name: String? = nil, send: ByteBuffer? = nil, connectTimeout: Duration = defaultConnectTimeout,
-        capture: Bool = false, options: ConnectionOptions = .init(), reconnect: ReconnectPolicy? = nil
+        capture: Bool = false, options: ConnectionOptions = .init(), reconnect: ReconnectPolicy? = nil, faults: [Fault] = []
     ) {
+        self.faults = faults
         self.endpoint = endpoint
         self.name = name
         self.send = send

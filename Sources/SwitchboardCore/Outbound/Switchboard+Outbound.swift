@@ -10,6 +10,7 @@ extension Switchboard {
             try ListenerSpec.validateName(name)
         }
         try spec.options.validate()
+        try Self.validateSessionFaults(spec.faults)
         try state.withLock { s throws(SwitchboardError) in
             guard !s.shuttingDown else { throw SwitchboardError(.shuttingDown, "the service is shutting down") }
             if let name = spec.name {
@@ -25,8 +26,17 @@ extension Switchboard {
         return try await openOutbound(spec).info
     }
 
-    /// Connects, and makes the connection a session; the caller owns the name.
-    func openOutbound(_ spec: ConnectSpec) async throws(SwitchboardError) -> Session {
+    static func validateSessionFaults(_ faults: [Fault]) throws(SwitchboardError) {
+        try faults.validate()
+        if let fault = faults.first(where: { $0.type == .connectDelay }) {
+            throw SwitchboardError(.invalidArgument, "fault '\(fault.name)': connect_delay delays the upstream connect of a forward listener; a session has none")
+        }
+    }
+
+    /// Connects, and makes the connection a session; the caller owns the name. A reconnecting
+    /// session's connection takes its faults from `inheriting` (they change while it lives);
+    /// any other has the spec's faults as its own.
+    func openOutbound(_ spec: ConnectSpec, inheriting: (@Sendable () -> [Fault])? = nil) async throws(SwitchboardError) -> Session {
         guard reserveSessionSlot() else {
             let error = SwitchboardError(.limitReached, "the service's session limit (\(maxSessions)) is reached")
             observers.forEach { $0.connectFailed(listener: nil, name: spec.name, error: error) }
@@ -66,14 +76,33 @@ extension Switchboard {
                 // A server that greets and hangs up at once may have closed the channel by now:
                 // the session still opened, and is recorded with what it received.
                 var attached = true
+                let inherited = inheriting?() ?? []
+                var applying: [Fault] = []
+                if !inherited.isEmpty || (inheriting == nil && !spec.faults.isEmpty) {
+                    session.mutable.withLock { m in
+                        m.faults.inherited = inherited
+                        if inheriting == nil { m.faults.own = spec.faults }
+                    }
+                    applying = drawFaults(for: session)
+                }
                 do {
                     try spec.options.apply(to: channel)
-                    try SessionPipeline.install(on: channel, session: session, options: spec.options, reporter: dataReporter) { [self] in self.didClose($0) }
+                    try SessionPipeline.install(
+                        on: channel, session: session, options: spec.options, reporter: dataReporter,
+                        stages: FaultStage.stages(for: applying, session: session, reporter: faultReporter)
+                    ) { [self] in self.didClose($0) }
                 } catch {
                     if channel.isActive { throw error }
                     attached = false
                 }
                 didOpen(session)
+                // Changed between the read above and the name's registration in didOpen: the
+                // change did not find this session, so it is put into effect here.
+                if let inheriting, case let now = inheriting(), now != inherited {
+                    session.mutable.withLock { $0.faults.inherited = now }
+                    let applying = drawFaults(for: session)
+                    FaultStage.set(applying, on: channel, session: session, reporter: faultReporter)
+                }
                 // What the server sent before the session existed (a banner, then maybe its FIN,
                 // which NIO reads even without autoRead) goes to the session now.
                 if let handler = early.handler {

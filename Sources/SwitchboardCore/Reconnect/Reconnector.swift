@@ -24,6 +24,7 @@ final class Reconnector: Sendable {
         var lastError: String?
         var task: Task<Void, Never>?
         var stopped = false
+        var faults: [Fault]
         /// Called when the loop ends or is stopped, whichever is first (it must be idempotent).
         var finished: (@Sendable () -> Void)?
 
@@ -31,20 +32,27 @@ final class Reconnector: Sendable {
             connectedAt.map { ContinuousClock.now - $0 >= ReconnectPolicy.stableAfter } ?? false
         }
     }
-    private let mutable = Mutex(Mutable())
+    private let mutable: Mutex<Mutable>
 
     init(spec: ConnectSpec, name: String, createdAt: Date) {
         self.spec = spec
         self.name = name
         self.createdAt = createdAt
         self.policy = spec.reconnect ?? ReconnectPolicy()
+        self.mutable = Mutex(Mutable(faults: spec.faults))
+    }
+
+    /// Its faults now: those it was created with, as changed since.
+    var faults: [Fault] {
+        get { mutable.withLock { $0.faults } }
+        set { mutable.withLock { $0.faults = newValue } }
     }
 
     var status: ReconnectStatus {
         mutable.withLock { m in
             ReconnectStatus(
                 name: name, endpoint: spec.endpoint.description, state: m.state, sessionID: m.session?.id,
-                failures: m.failures, nextAttemptAt: m.nextAttemptAt, lastError: m.lastError
+                failures: m.failures, nextAttemptAt: m.nextAttemptAt, lastError: m.lastError, faults: m.faults
             )
         }
     }

@@ -9,6 +9,7 @@ extension Switchboard {
         guard let name = spec.name else { throw SwitchboardError(.invalidArgument, "a reconnecting session needs a name") }
         try ListenerSpec.validateName(name)
         try spec.options.validate()
+        try Self.validateSessionFaults(spec.faults)
         try (spec.reconnect ?? ReconnectPolicy()).validate()
         // Refused now rather than retried for ever; each attempt is checked again.
         try await checkOutbound(spec.endpoint)
@@ -40,7 +41,11 @@ extension Switchboard {
             let taken = state.withLock { s in s.reconnectors[name] != nil || s.openNames[name] != nil || s.shuttingDown }
             guard !taken else { continue }
             let reconnector = Reconnector(spec: entry.spec, name: name, createdAt: entry.createdAt)
-            if let problem = entry.problem {
+            var problem = entry.problem
+            if problem == nil {
+                do throws(SwitchboardError) { try Self.validateSessionFaults(entry.spec.faults) } catch { problem = error.message }
+            }
+            if let problem {
                 logger.error("saved reconnecting session could not be restored", metadata: ["name": "\(name)", "error": "\(problem)"])
                 reconnector.markUnrestorable(problem)
                 state.withLock { $0.reconnectors[name] = reconnector }
@@ -56,7 +61,7 @@ extension Switchboard {
         state.withLock { $0.reconnectors[reconnector.name] = reconnector }
         let firstResult = OnceContinuation()
         reconnector.start(open: { [self] spec throws(SwitchboardError) in
-            try await self.openOutbound(spec)
+            try await self.openOutbound(spec, inheriting: { reconnector.faults })
         }, report: { [self] status in
             if status.state == .waiting {
                 logRepeating("reconnecting session waiting", key: "reconnect \(status.name)",

@@ -15,6 +15,8 @@ public enum CloseReason: Sendable, Hashable, CustomStringConvertible {
     case idle
     /// The other half of a forwarded pair ended, so this half was closed too.
     case partner
+    /// A fault closed or reset it (`limit_data`, `timeout`, `reset_peer`).
+    case fault(String)
     case error(String)
 
     public var description: String {
@@ -24,6 +26,7 @@ public enum CloseReason: Sendable, Hashable, CustomStringConvertible {
         case .reset: "reset"
         case .idle: "idle"
         case .partner: "partner"
+        case .fault(let type): "fault: \(type)"
         case .error(let text): "error: \(text)"
         }
     }

@@ -23,6 +23,8 @@ public final class Session: Sendable {
     let closeFuture: EventLoopFuture<Void>
     let behaviour: SessionBehaviour
     let capture: CaptureSettings?
+    /// Set by a fault stage holding as much as it may for the socket: writers wait, as for a full socket.
+    let faultHoldsWrites = Atomic<Bool>(false)
 
     /// Past this much unread inbound data the session stops reading from its peer.
     public static let unreadLimit = 1 << 20
@@ -53,6 +55,7 @@ public final class Session: Sendable {
         /// Whether a send is writing now; the sends waiting for their turn, in order.
         var sending = false
         var sendQueue: [(key: Int, turn: CheckedContinuation<Void, any Error>)] = []
+        var faults = SessionFaults()
 
         /// The part of `data` still under the capture cap, numbered; nil once the cap is reached.
         mutating func capture(_ data: ByteBuffer, limit: Int) -> (UInt64, ByteBuffer)? {
@@ -109,7 +112,8 @@ public final class Session: Sendable {
                 state: m.closedAt == nil ? .open : .closed,
                 openedAt: openedAt, closedAt: m.closedAt, closeReason: m.closeReason,
                 bytesIn: m.bytesIn, bytesOut: m.bytesOut,
-                capture: capture != nil, captureTruncated: m.captureTruncated, partnerID: m.partnerID
+                capture: capture != nil, captureTruncated: m.captureTruncated, partnerID: m.partnerID,
+                faults: m.faults.log, ownFaults: m.faults.own
             )
         }
     }

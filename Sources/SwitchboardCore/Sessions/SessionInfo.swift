@@ -19,12 +19,18 @@ public struct SessionInfo: Sendable {
     public let captureTruncated: Bool
     /// The other half of a forwarded pair: the upstream session of an accepted one, and back.
     public let partnerID: SessionID?
+    /// Every fault that met the session, and whether it applied.
+    public let faults: [SessionFault]
+    /// The faults aimed at this session alone (not its listener's).
+    public let ownFaults: [Fault]
 
     public init(
         id: SessionID, role: SessionRole, listener: String?, name: String?, localAddress: String?, remoteAddress: String?,
         state: SessionState, openedAt: Date, closedAt: Date?, closeReason: CloseReason?, bytesIn: UInt64, bytesOut: UInt64,
-        capture: Bool, captureTruncated: Bool, partnerID: SessionID? = nil
+        capture: Bool, captureTruncated: Bool, partnerID: SessionID? = nil, faults: [SessionFault] = [], ownFaults: [Fault] = []
     ) {
+        self.faults = faults
+        self.ownFaults = ownFaults
         self.partnerID = partnerID
         self.id = id
         self.role = role
