@@ -74,7 +74,12 @@ final class FaultStage: ChannelDuplexHandler, RemovableChannelHandler {
 
     func change(to faults: [Fault]) {
         let (inboundRules, outboundRules) = Self.rules(faults, inboundDirection: inboundDirection)
-        let now = NIODeadline.now()
+        guard let context else {
+            inbound = FaultFlow(rules: inboundRules)
+            outbound = FaultFlow(rules: outboundRules)
+            return
+        }
+        let now = context.eventLoop.now
         inbound.change(to: inboundRules, now: now)
         outbound.change(to: outboundRules, now: now)
         armCloseTimer()
@@ -123,7 +128,7 @@ final class FaultStage: ChannelDuplexHandler, RemovableChannelHandler {
     // MARK: Inbound: from the socket to the session's handlers
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let outcome = inbound.take(unwrapInboundIn(data), promise: nil, now: .now())
+        let outcome = inbound.take(unwrapInboundIn(data), promise: nil, now: context.eventLoop.now)
         noted(outcome, rules: inbound.rules, context: context)
         releaseInbound(fromTimer: false)
     }
@@ -134,7 +139,7 @@ final class FaultStage: ChannelDuplexHandler, RemovableChannelHandler {
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if case ChannelEvent.inputClosed = event, !inbound.passesEndAtOnce {
-            inbound.takeEnd(.inputClosed, now: .now())
+            inbound.takeEnd(.inputClosed, now: context.eventLoop.now)
             releaseInbound(fromTimer: false)
             return
         }
@@ -149,7 +154,7 @@ final class FaultStage: ChannelDuplexHandler, RemovableChannelHandler {
         if inbound.passesEndAtOnce {
             context.fireChannelInactive()
         } else {
-            inbound.takeEnd(.inactive, now: .now())
+            inbound.takeEnd(.inactive, now: context.eventLoop.now)
             releaseInbound(fromTimer: false)
         }
     }
@@ -165,7 +170,7 @@ final class FaultStage: ChannelDuplexHandler, RemovableChannelHandler {
     // MARK: Outbound: from the session's handlers to the socket
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        let outcome = outbound.take(unwrapOutboundIn(data), promise: promise, now: .now())
+        let outcome = outbound.take(unwrapOutboundIn(data), promise: promise, now: context.eventLoop.now)
         noted(outcome, rules: outbound.rules, context: context)
         releaseOutbound(fromTimer: false)
     }
@@ -174,7 +179,7 @@ final class FaultStage: ChannelDuplexHandler, RemovableChannelHandler {
         if outbound.passesEndAtOnce {
             context.close(mode: mode, promise: promise)
         } else {
-            outbound.takeEnd(.close(mode, promise), now: .now())
+            outbound.takeEnd(.close(mode, promise), now: context.eventLoop.now)
             releaseOutbound(fromTimer: false)
         }
     }
@@ -183,7 +188,7 @@ final class FaultStage: ChannelDuplexHandler, RemovableChannelHandler {
 
     private func releaseInbound(fromTimer: Bool) {
         guard let context else { return }
-        let now = NIODeadline.now()
+        let now = context.eventLoop.now
         var read = false
         while let item = inbound.popDue(now) {
             read = deliverInbound(item, context: context) || read
@@ -200,7 +205,7 @@ final class FaultStage: ChannelDuplexHandler, RemovableChannelHandler {
 
     private func releaseOutbound(fromTimer: Bool) {
         guard let context else { return }
-        let now = NIODeadline.now()
+        let now = context.eventLoop.now
         var wrote = false
         while let item = outbound.popDue(now) {
             wrote = deliverOutbound(item, context: context) || wrote

@@ -97,34 +97,37 @@ extension Switchboard {
                     throw SwitchboardError(.storageUnavailable, "the faults could not be stored, so they would not survive a restart: \(error)")
                 }
             }
-            try self.putIntoEffect(faults, on: target)
+            try await self.putIntoEffect(faults, on: target)
             observers.forEach { notify($0, result) }
             return result
         }
     }
 
-    private func putIntoEffect(_ faults: [Fault], on target: FaultTarget) throws(SwitchboardError) {
+    /// Answers once every live connection has the change in its pipeline.
+    private func putIntoEffect(_ faults: [Fault], on target: FaultTarget) async throws(SwitchboardError) {
+        var changed: [EventLoopFuture<Void>] = []
         switch target {
         case .listener(let name):
             guard let listener = state.withLock({ $0.listeners[name] }) else { throw Self.noListener(name) }
             listener.faults = faults
             for session in listener.openSessions {
                 session.mutable.withLock { $0.faults.inherited = faults }
-                refreshFaults(of: session)
+                changed.append(refreshFaults(of: session))
             }
         case .reconnecting(let name):
             guard let reconnector = state.withLock({ $0.reconnectors[name] }) else { throw Self.noReconnecting(name) }
             reconnector.faults = faults
             if let id = state.withLock({ $0.openNames[name] }), let session = try? find(id) {
                 session.mutable.withLock { $0.faults.inherited = faults }
-                refreshFaults(of: session)
+                changed.append(refreshFaults(of: session))
             }
         case .session(let id):
             let session = try find(id)
             guard session.isOpen else { throw SwitchboardError(.sessionClosed, "session \(id) is closed; faults are for open sessions") }
             session.mutable.withLock { $0.faults.own = faults }
-            refreshFaults(of: session)
+            changed.append(refreshFaults(of: session))
         }
+        for future in changed { try? await future.get() }
     }
 
     /// What a target's kind allows: `connect_delay` delays a forward listener's upstream connect,
@@ -141,9 +144,9 @@ extension Switchboard {
 
     /// Draws the session's faults again where they changed, and sets its fault stage to what
     /// applies, on its event loop.
-    func refreshFaults(of session: Session) {
-        guard let channel = session.channel else { return }
-        channel.eventLoop.execute { [self] in
+    func refreshFaults(of session: Session) -> EventLoopFuture<Void> {
+        guard let channel = session.channel else { return group.any().makeSucceededVoidFuture() }
+        return channel.eventLoop.submit { [self] in
             let applying = self.drawFaults(for: session)
             FaultStage.set(applying, on: channel, session: session, reporter: faultReporter)
         }
