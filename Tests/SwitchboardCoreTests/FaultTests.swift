@@ -178,6 +178,21 @@ final class FaultTests: XCTestCase {
         XCTAssertEqual(try switchboard.faults(on: .reconnecting("dev")).first?["latency"], 0)
     }
 
+    func testAnOperatorsCloseIsNotHeldBehindAFaultAndWhatItHeldGoesFirst() async throws {
+        let port = try await listen("echo", .echo, faults: [
+            Fault(name: "day", type: .latency, attributes: ["latency": 86_400_000]),
+            Fault(name: "slow-fin", type: .slowClose, attributes: ["delay": 86_400_000]),
+        ])
+        let client = try await TestConnection.connect(port: port)
+        try await client.send("held")
+        try await eventually("the echo held") { switchboard.sessions(.init(state: .open)).first?.bytesOut == 4 }
+        XCTAssertEqual(client.receivedCount, 0)
+        let id = switchboard.sessions(.init(state: .open)).first!.id
+        _ = try await switchboard.closeSession(id, reset: false)
+        try await client.waitForClose()
+        XCTAssertEqual(client.receivedText, "held")
+    }
+
     func testFaultEditsAreCheckedAndNamed() async throws {
         _ = try await listen("echo", .echo)
         try await switchboard.addFault(Fault(name: "f", type: .latency), to: .listener("echo"))

@@ -65,6 +65,11 @@ final class FaultStage: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
 
+    static func remove(from channel: any Channel) {
+        let pipeline = channel.pipeline.syncOperations
+        if let stage = try? pipeline.handler(type: FaultStage.self) { pipeline.removeHandler(stage, promise: nil) }
+    }
+
     /// Stages for a new session's pipeline: one when a fault applies, else none (and no cost).
     static func stages(for faults: [Fault], session: Session, reporter: FaultReporter) -> [any ChannelHandler] {
         let faults = faults.filter { $0.type != .connectDelay }

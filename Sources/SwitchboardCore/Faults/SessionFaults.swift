@@ -12,6 +12,7 @@ struct SessionFaults {
     /// drawn again.
     private var draws: [Key: (fault: Fault, applies: Bool)] = [:]
     private(set) var log: [SessionFault] = []
+    static let maxLog = 64
 
     struct Key: Hashable {
         let own: Bool
@@ -36,6 +37,9 @@ struct SessionFaults {
                 let applies = fault.toxicity >= 1 || Double.random(in: 0..<1) < fault.toxicity
                 draws[key] = (fault, applies)
                 let record = SessionFault(name: fault.name, type: fault.type, direction: fault.direction, applied: applies, at: now)
+                // A fault changed over and over on a long session keeps its first draws and
+                // its latest: the history row stays small.
+                if log.count >= Self.maxLog { log.remove(at: Self.maxLog / 2) }
                 log.append(record)
                 drawn(record)
                 if applies { applying.append(fault) }

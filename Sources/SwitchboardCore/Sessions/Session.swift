@@ -275,6 +275,14 @@ public final class Session: Sendable {
     func close(reset: Bool) async {
         noteCloseReason(.local)
         guard let channel else { return }
+        // A close the operator or shutdown asks for is not a fault's to delay (a slow_close of
+        // a day, a latency holding writes ahead of it): the faults come off first, what they
+        // held goes out, then the close.
+        if !mutable.withLock({ $0.faults.isEmpty }) {
+            try? await channel.eventLoop.submit {
+                FaultStage.remove(from: channel)
+            }.get()
+        }
         if reset {
             try? await (channel as? any SocketOptionProvider)?.setSoLinger(linger(l_onoff: 1, l_linger: 0)).get()
         }
