@@ -17,6 +17,7 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     ],
     targets: [
         // libjansson from Debian's libjansson-dev: the strict check of request bodies.
@@ -132,11 +133,24 @@ let package = Package(
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
         ),
-        // The command line: flags and environment into Settings, then buildService; and the
-        // history queries.
+        // The client side of the control API for the command line: the address (HOST:PORT or
+        // unix:/path), the token, requests and answers, and the service's refusals told apart
+        // from an unreachable service. Knows the API only by its JSON, never its server code.
+        .target(
+            name: "SwitchboardClient",
+            dependencies: [
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
+        // The command line: flags and environment into Settings, then buildService; the
+        // history queries; and the verbs over a running service (through SwitchboardClient).
         .executableTarget(
             name: "switchboard",
             dependencies: [
+                "SwitchboardClient",
                 "SwitchboardService",
                 "SwitchboardCore",
                 "SwitchboardHistory",
@@ -146,6 +160,7 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
         ),
         // Real-socket helpers shared by the test targets: a TCP peer, an HTTP client, a deadline.

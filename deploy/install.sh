@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds switchboard in release mode and installs the binary, the systemd unit and its
-# environment file. Honours PREFIX (default /usr/local) and DESTDIR (for packagers).
+# environment file, and the shell completions (bash, zsh, fish). Honours PREFIX (default
+# /usr/local) and DESTDIR (for packagers).
 #   deploy/install.sh             build and install
 #   deploy/install.sh --uninstall remove what install put there (keeps the env file and the data)
 #   deploy/install.sh --no-build  install an already built binary: $BINARY or .build/release/switchboard
@@ -11,6 +12,10 @@ PREFIX=${PREFIX:-/usr/local}
 DESTDIR=${DESTDIR:-}
 SYSCONFDIR=${SYSCONFDIR:-/etc}
 UNITDIR=${UNITDIR:-/etc/systemd/system}
+# Where each shell looks for the completions of packaged commands.
+BASH_COMPLETIONDIR=${BASH_COMPLETIONDIR:-/usr/share/bash-completion/completions}
+ZSH_COMPLETIONDIR=${ZSH_COMPLETIONDIR:-/usr/share/zsh/vendor-completions}
+FISH_COMPLETIONDIR=${FISH_COMPLETIONDIR:-/usr/share/fish/vendor_completions.d}
 build=1
 action=install
 for arg in "$@"; do
@@ -27,6 +32,7 @@ unit="$DESTDIR$UNITDIR/switchboard.service"
 socket_unit="$DESTDIR$UNITDIR/switchboard.socket"
 env="$DESTDIR$SYSCONFDIR/switchboard/switchboard.env"
 doc="$DESTDIR$PREFIX/share/doc/switchboard"
+completions=("$DESTDIR$BASH_COMPLETIONDIR/switchboard" "$DESTDIR$ZSH_COMPLETIONDIR/_switchboard" "$DESTDIR$FISH_COMPLETIONDIR/switchboard.fish")
 
 if [ "$action" = uninstall ]; then
     # Stopped and disabled while systemd still knows the units; once they are removed it cannot.
@@ -38,7 +44,7 @@ if [ "$action" = uninstall ]; then
     elif [ -f "$unit" ]; then
         echo "first, where the units run: systemctl disable --now switchboard.socket switchboard.service"
     fi
-    rm -f "$bin" "$unit" "$socket_unit" "$doc/README.md" "$doc/switchboard.env.example"
+    rm -f "$bin" "$unit" "$socket_unit" "$doc/README.md" "$doc/switchboard.env.example" "${completions[@]}"
     rmdir "$doc" 2>/dev/null || true
     if [ "$live_systemd" = 1 ]; then systemctl daemon-reload || true; fi
     echo "removed switchboard; kept $env and the history in /var/lib/switchboard"
@@ -49,6 +55,13 @@ if [ "$build" = 1 ]; then
     swift build -c release --product switchboard
 fi
 install -D -m 0755 "${BINARY:-.build/release/switchboard}" "$bin"
+# The completions come from the binary itself (ArgumentParser), so they follow its commands.
+shells=(bash zsh fish)
+for i in 0 1 2; do
+    install -d "$(dirname "${completions[$i]}")"
+    "$bin" --generate-completion-script "${shells[$i]}" > "${completions[$i]}.tmp"
+    chmod 0644 "${completions[$i]}.tmp" && mv "${completions[$i]}.tmp" "${completions[$i]}"
+done
 # The unit names the binary by path: follow PREFIX.
 install -d "$(dirname "$unit")"
 sed "s|/usr/local/|$PREFIX/|g" deploy/switchboard.service > "$unit.tmp" && chmod 0644 "$unit.tmp" && mv "$unit.tmp" "$unit"
@@ -63,6 +76,7 @@ else
 fi
 
 echo "installed: $bin, $unit, $socket_unit, $env"
+echo "completions: ${completions[*]}"
 echo "next:"
 echo "  systemctl daemon-reload"
 echo "  systemctl enable --now switchboard"

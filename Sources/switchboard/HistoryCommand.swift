@@ -1,29 +1,52 @@
 import ArgumentParser
 import Foundation
 import SwitchboardAPI
+import SwitchboardClient
 import SwitchboardCore
 import SwitchboardHistory
 
-/// `switchboard history`: reads the history file directly, read-only, also while the service runs.
+/// `switchboard history`: the session history, read from the file directly (read-only, also
+/// while the service runs) or, with `--api`, asked of a running service (`GET /v1/history`).
+/// Both print the same.
 struct HistoryCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "history",
-        abstract: "Query the session history in the SQLite file.",
-        discussion: "Reads the file directly and read-only; safe while the service is running (WAL).",
+        abstract: "Query the session history: in the SQLite file, or of a running service with --api.",
+        discussion: "Reading the file directly is read-only and safe while the service is running (WAL).",
         subcommands: [List.self, Show.self],
         defaultSubcommand: List.self
     )
 
-    struct Location: ParsableArguments {
-        @Option(help: ArgumentHelp("The history file the service writes (its --db).", valueName: "path"))
-        var db: String = "./switchboard.sqlite3"
+    /// The file or the service; the file unless `--api` is given, so what `history` reads does
+    /// not change with the environment.
+    struct Source: ParsableArguments {
+        @Option(help: ArgumentHelp("The history file the service writes (its --db). Default ./switchboard.sqlite3.", valueName: "path"))
+        var db: String?
+
+        @Option(help: ArgumentHelp("Ask the service whose control API is here (HOST:PORT or unix:/path) instead of reading a file.", valueName: "address"))
+        var api: String?
+
+        @Option(help: ArgumentHelp("With --api: a file holding the service's bearer token. Env SWITCHBOARD_TOKEN_FILE.", valueName: "path"))
+        var tokenFile: String?
+
+        func validate() throws {
+            if db != nil, api != nil { throw ValidationError("give --db (read the file) or --api (ask the service), not both") }
+            if tokenFile != nil, api == nil { throw ValidationError("--token-file is for --api") }
+            if api != nil { _ = try APIOptions.address(api) }
+        }
+
+        var file: String { db ?? "./switchboard.sqlite3" }
 
         func open() throws -> HistoryDatabase {
             do {
-                return try HistoryDatabase(readingOnly: db)
+                return try HistoryDatabase(readingOnly: file)
             } catch {
-                throw HistoryCommandError("cannot read the history file \(db): \(error)")
+                throw CommandFailure("cannot read the history file \(file): \(error)")
             }
+        }
+
+        func client<T: Sendable>(_ body: (ControlAPIClient) async throws -> T) async throws -> T {
+            try await APIOptions.client(api: api, tokenFile: tokenFile, body)
         }
     }
 
@@ -32,7 +55,7 @@ struct HistoryCommand: AsyncParsableCommand {
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List sessions, newest first.")
 
-        @OptionGroup var location: Location
+        @OptionGroup var source: Source
         @Option(help: "Only sessions accepted by this listener.") var listener: String?
         @Option(help: "Only outbound sessions of this name.") var name: String?
         @Option(help: "server or client.") var role: SessionRole?
@@ -40,26 +63,37 @@ struct HistoryCommand: AsyncParsableCommand {
         @Option(help: "Remote address or a prefix of it, e.g. 127.0.0.1: or 10.1.") var remote: String?
         @Option(help: ArgumentHelp("Sessions opened at or after this RFC 3339 time.", valueName: "time")) var since: String?
         @Option(help: ArgumentHelp("Sessions opened before this RFC 3339 time.", valueName: "time")) var until: String?
+        @Option(help: ArgumentHelp("Sessions that moved at least this many bytes, in and out together.", valueName: "bytes")) var minBytes: Int64?
         @Option(help: "At most this many sessions (table and json; ndjson and csv print all).") var limit: Int = 100
-        @Option(help: "table (for people), json, ndjson or csv.") var format: Format = .table
+        @Option(name: [.customShort("o"), .customLong("output"), .customLong("format")], help: "table (for people), json, ndjson or csv.")
+        var format: Format = .table
 
         func validate() throws {
             guard (1...1_000_000).contains(limit) else { throw ValidationError("--limit must be from 1 to 1000000") }
             for (flag, value) in [("--since", since), ("--until", until)] {
                 if let value, RFC3339.parse(value) == nil { throw ValidationError("\(flag) must be an RFC 3339 time such as 2026-11-26T04:00:00Z") }
             }
+            if let minBytes, minBytes < 0 { throw ValidationError("--min-bytes must be 0 or more") }
         }
 
         func run() async throws {
-            let history = try location.open()
+            if source.api != nil {
+                try await fromService()
+            } else {
+                try await fromFile()
+            }
+        }
+
+        private func fromFile() async throws {
+            let history = try source.open()
             let filter = HistoryFilter(
                 listener: listener, name: name, role: role, state: state, remote: remote,
-                since: since.flatMap(RFC3339.parse), until: until.flatMap(RFC3339.parse)
+                since: since.flatMap(RFC3339.parse), until: until.flatMap(RFC3339.parse), minBytes: minBytes
             )
             switch format {
             case .ndjson:
                 try await history.forEachChunk(filter) { rows in
-                    for row in rows { print(try Self.json(row)) }
+                    for row in rows { print(try StreamingJSONEncoder.string(row)) }
                 }
             case .csv:
                 print(SessionRecord.csvHeader)
@@ -68,55 +102,117 @@ struct HistoryCommand: AsyncParsableCommand {
                 }
             case .json:
                 let rows = try await history.page(filter, limit: limit).sessions
-                print("[" + (try rows.map(Self.json).joined(separator: ",\n")) + "]")
+                print("[" + (try rows.map(StreamingJSONEncoder.string).joined(separator: ",\n")) + "]")
             case .table:
                 let rows = try await history.page(filter, limit: limit).sessions
-                print(Table.render(rows))
+                print(Table.sessions(try rows.map(HistoryCommand.session)).render())
             }
         }
 
-        static func json(_ row: SessionRecord) throws -> String {
-            try StreamingJSONEncoder.string(row)
+        private var query: APIQuery {
+            [
+                "listener": listener, "name": name, "role": role?.rawValue, "state": state?.rawValue, "remote": remote,
+                "since": since, "until": until, "min_bytes": minBytes.map(String.init),
+            ]
+        }
+
+        /// The same output from `GET /v1/history`: ndjson and csv streamed as the service
+        /// writes them, json and table from pages of at most 1000 until `--limit`.
+        private func fromService() async throws {
+            try await source.client { client in
+                switch format {
+                case .ndjson, .csv:
+                    var query = self.query
+                    query.append("format", format.rawValue)
+                    try await client.stream("/v1/history", query: query) { chunk in
+                        Output.bytes(Data(chunk.readableBytesView))
+                    }
+                case .json:
+                    let rows = try await pages(client) { answer in RawJSON.elements(of: "sessions", in: answer.body) ?? [] }
+                    print("[" + rows.map { String(decoding: $0, as: UTF8.self) }.joined(separator: ",\n") + "]")
+                case .table:
+                    let rows = try await pages(client) { answer in try answer.decode(APIHistoryPage.self).sessions }
+                    print(Table.sessions(rows).render())
+                }
+            }
+        }
+
+        private func pages<Row>(_ client: ControlAPIClient, _ rows: (APIAnswer) throws -> [Row]) async throws -> [Row] {
+            var all: [Row] = []
+            var cursor: String?
+            repeat {
+                var query = self.query
+                query.append("limit", String(min(1000, limit - all.count)))
+                query.append("cursor", cursor)
+                let answer = try await client.request(.GET, "/v1/history", query: query)
+                all += try rows(answer)
+                cursor = try answer.decode(APIHistoryPage.self).nextCursor
+            } while cursor != nil && all.count < limit
+            return all
         }
     }
 
     struct Show: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Show one session, and with --messages its captured bytes.")
 
-        @OptionGroup var location: Location
+        @OptionGroup var source: Source
         @Argument(help: "The session id.") var id: String
         @Flag(help: "Also print the captured transcript.") var messages = false
 
         func run() async throws {
-            let history = try location.open()
-            guard let session = try await history.session(id: id.uppercased()) else {
-                throw HistoryCommandError("no session with id '\(id)' in \(location.db)")
+            if source.api != nil {
+                try await fromService()
+            } else {
+                try await fromFile()
             }
-            for (key, value) in Table.fields(session) { print("\(key.padding(toLength: 18, withPad: " ", startingAt: 0)) \(value)") }
+        }
+
+        private func fromFile() async throws {
+            let history = try source.open()
+            guard let session = try await history.session(id: id.uppercased()) else {
+                throw CommandFailure("no session with id '\(id)' in \(source.file)")
+            }
+            try Output.fields(Data(try StreamingJSONEncoder.encode(session)))
             guard messages else { return }
             var after: Int64 = 0
             while true {
                 let rows = try await history.messages(sessionID: session.id, after: after)
                 if rows.isEmpty { break }
-                for row in rows {
-                    let arrow = row.direction == "in" ? "<-" : "->"
-                    let text = String(data: row.data, encoding: .utf8).map { $0.debugDescription } ?? "base64:" + row.data.base64EncodedString()
-                    print("\(row.at) \(arrow) \(row.data.count) bytes \(text)")
-                }
+                for row in rows { print(MessageLine.format(at: row.at, direction: row.direction, data: row.data)) }
                 after = rows.last!.seq
             }
-            if session.captureTruncated { print("(capture reached its limit; later bytes were not recorded)") }
+            if session.captureTruncated { print(HistoryCommand.truncatedNote) }
         }
+
+        private func fromService() async throws {
+            try await source.client { client in
+                let path = "/v1/history/\(Path.segment(id))"
+                try Output.fields(try await client.request(.GET, path).body)
+                guard messages else { return }
+                var after: Int64 = 0
+                while true {
+                    let page = try await client.request(.GET, path + "/messages", query: ["after": String(after), "encoding": "base64"])
+                        .decode(APICapturedMessages.self)
+                    for message in page.messages {
+                        print(MessageLine.format(at: message.at, direction: message.direction, data: message.decoded))
+                    }
+                    if page.messages.isEmpty {
+                        if page.truncated { print(HistoryCommand.truncatedNote) }
+                        return
+                    }
+                    after = page.next
+                }
+            }
+        }
+    }
+
+    static let truncatedNote = "(capture reached its limit; later bytes were not recorded)"
+
+    /// A row of the file in the shape the API gives it, through the one encoder both use.
+    static func session(_ record: SessionRecord) throws -> APISession {
+        try APIAnswer.decoder.decode(APISession.self, from: Data(try StreamingJSONEncoder.encode(record)))
     }
 }
 
 extension SessionRole: ExpressibleByArgument {}
 extension HistoryState: ExpressibleByArgument {}
-
-/// What goes wrong at run time (a file that cannot be read, an id the file does not have), as
-/// opposed to a usage error: printed as it is, without the usage text, and exit status 1
-/// (a `ValidationError` is the parser's: usage text and 64).
-struct HistoryCommandError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
-}
