@@ -219,7 +219,7 @@ let package = Package(
                 "switchboard",
                 "SwitchboardTestSupport",
             ],
-            exclude: ["SeedPeers"]
+            exclude: ["SeedPeers", "Scripts"]
         ),
     ]
 )
