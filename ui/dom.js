@@ -1,5 +1,5 @@
-// Building elements without innerHTML: every value lands as text, so nothing a peer sent (a
-// listener name, a reply, a transcript) can become markup.
+// Elements are built from parts, never parsed from markup: every value lands as text, so
+// nothing a peer sent (a listener name, a reply, a transcript) can become markup.
 
 /** el('td', {class: 'num'}, 'text', child) */
 export function el(tag, attributes = {}, ...children) {
