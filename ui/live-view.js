@@ -71,6 +71,8 @@ export class LiveView {
     const options = listener.options ?? {};
     facts.push(['options', Object.entries(options).filter(([, value]) => value !== null).map(([name, value]) => `${name} ${typeof value === 'object' ? JSON.stringify(value) : value}`).join(', ')]);
     replaceChildren($('#listener-facts'), facts.flatMap(([name, value]) => [el('dt', {}, name), el('dd', {}, value ?? '')]));
+    // The faults on this listener will be drawn here, into #listener-faults (index.html), by a
+    // module of their own once the service has an endpoint for them.
   }
 
   /** `force`: the filter changed, so the list is redone even if no session did. */

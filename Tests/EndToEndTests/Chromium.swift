@@ -278,9 +278,12 @@ struct BrowserPage: Sendable {
         }
     }
 
-    /// A PNG of the viewport, written to `file`.
+    /// A PNG of the viewport down to where the page's content ends, written to `file`.
     func screenshot(to file: URL) async throws {
-        let shot = try await send("Page.captureScreenshot", ["format": "png"])
+        let size = try await evaluate("[innerWidth, Math.min(innerHeight, document.body.scrollHeight + 16)]") as? [Int] ?? []
+        var parameters: [String: Any] = ["format": "png"]
+        if size.count == 2 { parameters["clip"] = ["x": 0, "y": 0, "width": size[0], "height": size[1], "scale": 1] }
+        let shot = try await send("Page.captureScreenshot", parameters)
         let data = try XCTUnwrap(Data(base64Encoded: try XCTUnwrap(shot["data"] as? String)))
         try FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
         try data.write(to: file)

@@ -51,6 +51,14 @@ final class WebViewTests: XCTestCase {
             try await page.expect("\(row).querySelector('.c-in').textContent", "18 B", "its bytes, from session.data events")
             try await page.screenshot(to: Self.screenshots.appendingPathComponent("live.png"))
 
+            // One listener: its settings, and its sessions alone.
+            try await page.evaluate("document.querySelector('tr[data-listener=\"greeter\"] a').click()")
+            try await page.waitFor("greeter's settings", "!document.querySelector('#listener-detail').hidden && document.querySelector('#listener-name').textContent === 'greeter'")
+            try await page.expect("document.querySelector('#listener-facts').textContent.includes('replyHello from server! (utf8)')", "true")
+            try await page.expect("[...document.querySelectorAll('a.vrow:not([hidden])')].map((row) => row.querySelector('.c-origin').textContent).join()", "greeter")
+            try await page.evaluate("location.hash = '#/'")
+            try await page.waitFor("every listener's sessions again", "document.querySelector('#listener-detail').hidden && \(row)")
+
             // Its transcript: the text with the CR and the NUL drawn as escapes, the hex dump beside it.
             try await page.evaluate("\(row).click()")
             try await page.waitFor("its transcript", "document.querySelector('#transcript .message.in')")
