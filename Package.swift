@@ -234,7 +234,7 @@ let package = Package(
                 "switchboard",
                 "SwitchboardTestSupport",
             ],
-            exclude: ["SeedPeers"]
+            exclude: ["SeedPeers", "Scripts"]
         ),
     ]
 )

@@ -7,8 +7,8 @@ import SwitchboardHistory
 /// The JSON-over-HTTP control API: builds the responder that the HTTP server runs.
 public enum ControlAPI {
     /// `events` serves `/v1/events`, `metrics` serves `/metrics` and counts every request;
-    /// without them those paths are 404s. With `token`, every path but `/healthz` and
-    /// `/readyz` needs `Authorization: Bearer TOKEN`.
+    /// without them those paths are 404s. With `token`, every path but `/healthz`, `/readyz`
+    /// and the web view's files (`/ui`) needs `Authorization: Bearer TOKEN`.
     public static func responder(
         switchboard: Switchboard, history: HistoryDatabase, writer: HistoryWriter?, service: ServiceInfo, logger: Logger,
         events: EventHub? = nil, metrics: MetricsExport? = nil, limits: APILimits = .init(), token: APIToken? = nil
@@ -43,6 +43,7 @@ public enum ControlAPI {
         let v1 = router.group("v1")
         v1.get("info", use: serviceRoutes.info)
         v1.get("openapi.json", use: OpenAPIController().document)
+        WebViewController().addRoutes(to: router.group("ui"))
         ListenersController(switchboard: switchboard).addRoutes(to: v1.group("listeners"))
         SessionsController(switchboard: switchboard).addRoutes(to: v1.group("sessions"))
         HistoryController(history: history).addRoutes(to: v1.group("history"))

@@ -1,14 +1,15 @@
 import Foundation
 
-// embed-files OUTPUT.swift ENUM [public] MEMBER FILE...: writes the files' text into Swift source
-// as raw string literals, members of `enum ENUM`, so the binary carries them and needs no
-// resource file beside it.
+// embed-files OUTPUT.swift ENUM [public] MEMBER [--names-under DIR] FILE...: writes the files'
+// text into Swift source as raw string literals, members of `enum ENUM`, so the binary carries
+// them and needs no resource file beside it.
 //
 // MEMBER is `NAME` for one file (`static let NAME = "..."`), or `NAME:LABEL` for a list in the
 // order given (`static let NAME: [(name: String, LABEL: String)]`, each name the file's without
-// its extension). A FILE ending in .json must hold a JSON object: a broken document is refused at
-// build time rather than served.
-let usage = "usage: embed-files OUTPUT.swift ENUM [public] NAME|NAME:LABEL FILE...\n"
+// its extension, or with `--names-under DIR` its path under DIR as it is: the web view's files
+// are looked up by the name a browser asks for). A FILE ending in .json must hold a JSON object:
+// a broken document is refused at build time rather than served.
+let usage = "usage: embed-files OUTPUT.swift ENUM [public] NAME|NAME:LABEL [--names-under DIR] FILE...\n"
 var arguments = Array(CommandLine.arguments.dropFirst())
 guard arguments.count >= 3 else {
     FileHandle.standardError.write(Data(usage.utf8))
@@ -22,7 +23,13 @@ guard let member = arguments.first?.split(separator: ":").map(String.init), (1..
     FileHandle.standardError.write(Data(usage.utf8))
     exit(2)
 }
-let files = arguments.dropFirst().map { URL(fileURLWithPath: $0) }
+arguments.removeFirst()
+var namesUnder: URL?
+if arguments.first == "--names-under", arguments.count >= 2 {
+    namesUnder = URL(fileURLWithPath: arguments[1]).standardizedFileURL
+    arguments.removeFirst(2)
+}
+let files = arguments.map { URL(fileURLWithPath: $0) }
 guard member.count == 2 || files.count == 1 else {
     FileHandle.standardError.write(Data("embed-files: \(member[0]) holds one file; \(files.count) given\n".utf8))
     exit(2)
@@ -41,7 +48,13 @@ let texts = try files.map { file in
         FileHandle.standardError.write(Data("\(file.path): not a JSON object\n".utf8))
         exit(1)
     }
-    return (name: file.deletingPathExtension().lastPathComponent, text: text)
+    guard let namesUnder else { return (name: file.deletingPathExtension().lastPathComponent, text: text) }
+    let path = file.standardizedFileURL.path
+    guard path.hasPrefix(namesUnder.path + "/") else {
+        FileHandle.standardError.write(Data("embed-files: \(file.path) is not under \(namesUnder.path)\n".utf8))
+        exit(2)
+    }
+    return (name: String(path.dropFirst(namesUnder.path.count + 1)), text: text)
 }
 var swift = "// Generated from \(files.map(\.lastPathComponent).joined(separator: ", ")) by the EmbedFiles plugin. Do not edit.\n\n"
 swift += "\(access)enum \(enumName) {\n"

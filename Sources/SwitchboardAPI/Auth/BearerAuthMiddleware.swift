@@ -11,8 +11,18 @@ struct BearerAuthMiddleware: RouterMiddleware {
     /// What a load balancer or systemd probes: no token needed, nothing to learn from them.
     static let openPaths: Set<String> = ["/healthz", "/readyz"]
 
+    /// The health checks, and the web view's files by their exact paths: a browser sends no
+    /// header when it navigates, so the page loads first and then asks for the token for its API
+    /// calls. They are the same public files in every build and tell nothing about this service;
+    /// any other path under `/ui` needs the token like every path.
+    static func isOpen(_ path: String) -> Bool {
+        if openPaths.contains(path) || path == "/ui" || path == "/ui/" { return true }
+        guard path.hasPrefix("/ui/") else { return false }
+        return WebAsset.all[String(path.dropFirst(4))] != nil
+    }
+
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        if Self.openPaths.contains(request.uri.path) {
+        if Self.isOpen(request.uri.path) {
             return try await next(request, context)
         }
         guard let authorization = request.headers[.authorization] else {

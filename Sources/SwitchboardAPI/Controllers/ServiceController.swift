@@ -55,6 +55,7 @@ struct ServiceController {
     struct Index: Encodable {
         let service = "switchboard"
         let version = ServiceInfo.version
+        let ui = "/ui"
         let openapi = "/v1/openapi.json"
         let info = "/v1/info"
         let health = "/healthz"
