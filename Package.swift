@@ -18,6 +18,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         // libjansson from Debian's libjansson-dev: the strict check of request bodies.
@@ -46,6 +47,22 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            plugins: ["EmbedFiles"]
+        ),
+        // The same history in PostgreSQL (postgres-nio): its own migrations, the batched writer
+        // through COPY, the queries, stored listeners, retention and the per-instance lease.
+        // Its own target so that SwitchboardHistory, the SQLite side, needs nothing of it.
+        .target(
+            name: "SwitchboardHistoryPostgres",
+            dependencies: [
+                "SwitchboardCore",
+                "SwitchboardHistory",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             plugins: ["EmbedFiles"]
         ),
@@ -121,6 +138,7 @@ let package = Package(
                 "SwitchboardCore",
                 "SwitchboardMetrics",
                 "SwitchboardHistory",
+                "SwitchboardHistoryPostgres",
                 "SwitchboardSystemd",
                 "SwitchboardAPI",
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -154,6 +172,7 @@ let package = Package(
                 "SwitchboardService",
                 "SwitchboardCore",
                 "SwitchboardHistory",
+                "SwitchboardHistoryPostgres",
                 "SwitchboardSystemd",
                 "SwitchboardAPI",
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -186,6 +205,7 @@ let package = Package(
             name: "SwitchboardHistoryTests",
             dependencies: [
                 "SwitchboardHistory",
+                "SwitchboardHistoryPostgres",
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 "SwitchboardCore",
                 "SwitchboardTestSupport",

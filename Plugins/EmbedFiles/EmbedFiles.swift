@@ -3,7 +3,8 @@ import PackagePlugin
 
 /// Compiles files from the top of the package into the target that uses it, so the binary
 /// carries them and the file in the repository is the one place each is written: the schema
-/// (`migrations/*.sql`) into SwitchboardHistory; the OpenAPI document (`openapi/openapi.json`)
+/// (`migrations/*.sql`) into SwitchboardHistory, `migrations/postgres/*.sql` into
+/// SwitchboardHistoryPostgres; the OpenAPI document (`openapi/openapi.json`)
 /// and the web view (`ui/*`) into SwitchboardAPI.
 @main
 struct EmbedFiles: BuildToolPlugin {
@@ -23,6 +24,13 @@ struct EmbedFiles: BuildToolPlugin {
             Embedding(enumName: "EmbeddedMigrations", access: ["public"], member: "all:sql") { package in
                 // Applied in the order of their names.
                 try FileManager.default.contentsOfDirectory(at: package.appending(path: "migrations"), includingPropertiesForKeys: nil)
+                    .filter { $0.pathExtension == "sql" }
+                    .sorted { $0.lastPathComponent < $1.lastPathComponent }
+            },
+        ],
+        "SwitchboardHistoryPostgres": [
+            Embedding(enumName: "EmbeddedPostgresMigrations", access: [], member: "all:sql") { package in
+                try FileManager.default.contentsOfDirectory(at: package.appending(path: "migrations").appending(path: "postgres"), includingPropertiesForKeys: nil)
                     .filter { $0.pathExtension == "sql" }
                     .sorted { $0.lastPathComponent < $1.lastPathComponent }
             },

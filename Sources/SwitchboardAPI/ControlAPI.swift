@@ -10,7 +10,7 @@ public enum ControlAPI {
     /// without them those paths are 404s. With `token`, every path but `/healthz`, `/readyz`
     /// and the web view's files (`/ui`) needs `Authorization: Bearer TOKEN`.
     public static func responder(
-        switchboard: Switchboard, history: HistoryDatabase, writer: HistoryWriter?, service: ServiceInfo, logger: Logger,
+        switchboard: Switchboard, history: any HistoryReading, writer: HistoryWriter?, service: ServiceInfo, logger: Logger,
         events: EventHub? = nil, metrics: MetricsExport? = nil, limits: APILimits = .init(), token: APIToken? = nil
     ) -> some HTTPResponder<APIRequestContext> {
         ClientDisconnect.Responder(limits: limits, inner: router(
@@ -22,7 +22,7 @@ public enum ControlAPI {
     /// The router with every route, for the responder (and for a test that compares the routes
     /// with the OpenAPI document).
     static func router(
-        switchboard: Switchboard, history: HistoryDatabase, writer: HistoryWriter?, service: ServiceInfo, logger: Logger,
+        switchboard: Switchboard, history: any HistoryReading, writer: HistoryWriter?, service: ServiceInfo, logger: Logger,
         events: EventHub? = nil, metrics: MetricsExport? = nil, limits: APILimits = .init(), token: APIToken? = nil
     ) -> Router<APIRequestContext> {
         let router = Router(context: APIRequestContext.self)

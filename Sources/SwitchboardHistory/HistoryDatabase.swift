@@ -11,18 +11,24 @@ import SwitchboardCore
 public final class HistoryDatabase: Sendable {
     let pool: DatabasePool
     public let path: String
+    public let instance: String
+    /// Held for the life of a writing service; nil for a reader.
+    private let lock: FileLock?
     /// The file (and its WAL) as opened, to notice when the path no longer leads to it.
     private let identity: FileIdentity?
 
-    /// Opens (creating if needed) and migrates the file.
+    /// Opens (creating if needed) and migrates the file, for `instance`, once this process
+    /// holds the file's lock: one service writes a file at a time.
     ///
     /// WAL lets the API and `switchboard history` read while the writer writes.
     /// `synchronous=NORMAL` in WAL mode syncs at checkpoints, not at every commit: a committed
     /// batch survives the process being killed, and a power loss can take at most the last
     /// few batches, which the durability promise allows (the batch window) at a fraction of the
     /// fsyncs that FULL would cost per batch.
-    public init(path: String, migrations: [(name: String, sql: String)] = HistoryDatabase.migrations) throws {
+    public init(path: String, instance: String = InstanceName.default, migrations: [(name: String, sql: String)] = HistoryDatabase.migrations) throws {
         self.path = path
+        self.instance = instance
+        lock = try FileLock(holding: path)
         var configuration = Configuration()
         configuration.busyMode = .timeout(5)
         configuration.prepareDatabase { db in
@@ -31,8 +37,18 @@ public final class HistoryDatabase: Sendable {
         pool = try DatabasePool(path: path, configuration: configuration)
         try Self.migrator(migrations).migrate(pool)
         identity = FileIdentity(path: path)
+        if migrations.contains(where: { $0.name == "0008_instance" }) {
+            try pool.write { db in
+                // Rows from before instances existed are the file's own: its first instance takes them.
+                try db.execute(sql: "UPDATE listeners SET instance = ? WHERE instance IS NULL", arguments: [instance])
+                try db.execute(sql: "UPDATE reconnecting_sessions SET instance = ? WHERE instance IS NULL", arguments: [instance])
+                try db.execute(
+                    sql: "INSERT INTO service_state (key, value) VALUES ('holder', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    arguments: [InstanceName.holder(instance)]
+                )
+            }
+        }
     }
-
 
     /// Opens an existing file for reading only, beside a running service if need be.
     public init(readingOnly path: String) throws {
@@ -40,6 +56,8 @@ public final class HistoryDatabase: Sendable {
             throw DatabaseError(resultCode: .SQLITE_CANTOPEN, message: "no history file at \(path)")
         }
         self.path = path
+        instance = ""
+        lock = nil
         var configuration = Configuration()
         configuration.readonly = true
         configuration.busyMode = .timeout(5)
@@ -65,9 +83,10 @@ public final class HistoryDatabase: Sendable {
 
     // MARK: Start-up
 
-    /// Sessions still `open` in the file belonged to a run that ended without closing them
-    /// (SIGKILL, power loss): they become `interrupted`, closed when that run was last known alive.
-    public func markInterrupted(now: Date = Date()) throws -> Int {
+    /// Sessions of this instance still `open` in the file belonged to a run that ended without
+    /// closing them (SIGKILL, power loss): they become `interrupted`, closed when that run was
+    /// last known alive. Sessions from before instances existed are the file's own.
+    public func markInterrupted(now: Date) throws -> Int {
         try pool.write { db in
             let lastAlive = try String.fetchOne(db, sql: "SELECT value FROM service_state WHERE key = 'last_alive'") ?? RFC3339.format(now)
             try db.execute(
@@ -75,66 +94,22 @@ public final class HistoryDatabase: Sendable {
                     UPDATE sessions
                     SET state = 'interrupted', close_reason = 'interrupted',
                         closed_at = max(opened_at, ?)
-                    WHERE state = 'open' AND state != 'closed'
+                    WHERE state = 'open' AND state != 'closed' AND (instance = ? OR instance IS NULL)
                     """,
-                arguments: [lastAlive]
+                arguments: [lastAlive, instance]
             )
             return db.changesCount
         }
     }
 
-    /// The listeners to bring back at start-up.
-    /// A row this service cannot understand comes back with its `problem`; the values standing
-    /// in for the unreadable ones are only shown, never bound, and the row is not rewritten.
+    /// The listeners to bring back at start-up: this instance's.
     public func savedListeners() throws -> [SavedListener] {
-        try pool.read { db in try ListenerRecord.order(Column("created_at")).fetchAll(db) }.map { record in
-            var problems: [String] = []
-            func endpoint(_ text: String?, _ field: String) -> Endpoint {
-                do {
-                    return try Endpoint(parsing: text ?? "")
-                } catch {
-                    problems.append("the stored \(field) '\(text ?? "")' cannot be read: \(error)")
-                    return .host(text ?? "", port: 0)
-                }
-            }
-            let mode: ListenerMode
-            switch record.mode {
-            case "echo": mode = .echo
-            case "reply": mode = .reply(ByteBuffer(bytes: record.reply ?? Data()), closeAfterReply: record.closeAfterReply)
-            case "hold": mode = .hold
-            case "forward": mode = .forward(to: endpoint(record.forwardTo, "forward_to"), resetOnFailure: record.resetOnFailure)
-            default:
-                problems.append("the stored mode '\(record.mode)' is not one this service knows (echo, reply, hold, forward)")
-                mode = .hold
-            }
-            let address = endpoint(record.address, "address")
-            let spec = ListenerSpec(
-                name: record.name, address: address, mode: mode, maxSessions: record.maxSessions, capture: record.capture,
-                options: StoredOptions.decode(record.options)
-            )
-            return SavedListener(spec: spec, createdAt: RFC3339.parse(record.createdAt) ?? Date(), problem: problems.isEmpty ? nil : problems.joined(separator: "; "))
-        }
+        try pool.read { db in try ListenerRecord.filter(Column("instance") == instance).order(Column("created_at")).fetchAll(db) }.map(\.saved)
     }
 
-    /// The reconnecting sessions to bring back at start-up.
+    /// The reconnecting sessions to bring back at start-up: this instance's.
     public func savedReconnecting() throws -> [SavedReconnecting] {
-        try pool.read { db in try ReconnectingRecord.order(Column("created_at")).fetchAll(db) }.map { record in
-            var problem: String?
-            let endpoint: Endpoint
-            do {
-                endpoint = try Endpoint(parsing: record.connect)
-            } catch {
-                problem = "the stored connect address '\(record.connect)' cannot be read: \(error)"
-                endpoint = .host(record.connect, port: 0)
-            }
-            let spec = ConnectSpec(
-                endpoint: endpoint, name: record.name, send: record.send.map { ByteBuffer(bytes: $0) },
-                connectTimeout: .milliseconds(record.connectTimeoutMs), capture: record.capture,
-                options: StoredOptions.decode(record.options),
-                reconnect: ReconnectPolicy(initial: .milliseconds(record.initialMs), max: .milliseconds(record.maxMs), jitter: record.jitter)
-            )
-            return SavedReconnecting(spec: spec, createdAt: RFC3339.parse(record.createdAt) ?? Date(), problem: problem)
-        }
+        try pool.read { db in try ReconnectingRecord.filter(Column("instance") == instance).order(Column("created_at")).fetchAll(db) }.map(\.saved)
     }
 
     // MARK: Writes
@@ -143,8 +118,8 @@ public final class HistoryDatabase: Sendable {
     /// records of a session can be written after its close (a replay, a retried segment).
     static let upsertSQL = """
         INSERT INTO sessions (id, role, listener, name, local_address, remote_address, state, opened_at,
-                              closed_at, close_reason, bytes_in, bytes_out, partner_id, capture, capture_truncated)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                              closed_at, close_reason, bytes_in, bytes_out, partner_id, capture, capture_truncated, instance)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
         ON CONFLICT (id) DO UPDATE SET
             state = excluded.state, closed_at = excluded.closed_at, close_reason = excluded.close_reason,
             bytes_in = excluded.bytes_in, bytes_out = excluded.bytes_out,
@@ -162,7 +137,7 @@ public final class HistoryDatabase: Sendable {
         let newest = rows.map { $0.closedAt ?? $0.openedAt }.max()!
         try pool.write { db in
             let upsert = try db.cachedStatement(sql: Self.upsertSQL)
-            for row in rows { try upsert.execute(arguments: row.upsertArguments) }
+            for row in rows { try upsert.execute(arguments: row.upsertArguments(instance: instance)) }
             try db.execute(
                 sql: "INSERT INTO service_state (key, value) VALUES ('last_alive', ?) ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value)",
                 arguments: [newest]
@@ -171,30 +146,29 @@ public final class HistoryDatabase: Sendable {
         return rows.count
     }
 
-    /// Writes one batch of records in one transaction, and notes that the service is alive.
-    func write(_ batch: [HistoryWriter.Record], aliveAt now: Date) async throws {
+    /// Writes one batch in one transaction, and notes that the service is alive.
+    public func write(sessions: [SessionRecord], messages: [MessageRecord], aliveAt now: Date) async throws {
+        let instance = self.instance
         try await pool.write { db in
             let upsert = try db.cachedStatement(sql: Self.upsertSQL)
             let message = try db.cachedStatement(sql: """
                 INSERT OR REPLACE INTO messages (session_id, seq, direction, at, data) VALUES (?, ?, ?, ?, ?)
                 """)
-            for record in batch {
-                let row: SessionRecord
-                switch record {
-                case .session(let s): row = s
-                case .sessionInfo(let info): row = SessionRecord(info)
-                case .message(let m):
-                    try message.execute(arguments: [m.sessionId, m.seq, m.direction, m.at, m.data])
-                    continue
-                }
-                try upsert.execute(arguments: row.upsertArguments)
-            }
+            for m in messages { try message.execute(arguments: [m.sessionId, m.seq, m.direction, m.at, m.data]) }
+            for row in sessions { try upsert.execute(arguments: row.upsertArguments(instance: instance)) }
             try db.execute(
                 sql: "INSERT INTO service_state (key, value) VALUES ('last_alive', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                 arguments: [RFC3339.format(now)]
             )
         }
     }
+}
+
+extension HistoryDatabase: HistoryStore {
+    public var location: String { path }
+    public func problem() -> String? { fileProblem() }
+    /// Another service may take the file from now on; reads still work.
+    public func close() async { lock?.release() }
 }
 
 extension HistoryDatabase {
@@ -240,22 +214,7 @@ private func deviceAndInode(_ path: String) -> (UInt64, UInt64)? {
 
 extension HistoryDatabase: ListenerStore {
     public func saveListener(_ spec: ListenerSpec, createdAt: Date) async throws {
-        var record = ListenerRecord(
-            name: spec.name, address: spec.address.description, mode: spec.mode.name, reply: nil,
-            closeAfterReply: false, maxSessions: spec.maxSessions, capture: spec.capture, createdAt: RFC3339.format(createdAt),
-            forwardTo: nil, resetOnFailure: false, options: StoredOptions.encode(spec.options)
-        )
-        switch spec.mode {
-        case .reply(let bytes, let closeAfterReply):
-            record.reply = Data(bytes.readableBytesView)
-            record.closeAfterReply = closeAfterReply
-        case .forward(let upstream, let resetOnFailure):
-            record.forwardTo = upstream.description
-            record.resetOnFailure = resetOnFailure
-        case .echo, .hold:
-            break
-        }
-        let row = record
+        let row = ListenerRecord(spec, createdAt: createdAt, instance: instance)
         try refuseIfFileGone()
         try await pool.write { db in try row.save(db) }
     }
@@ -274,13 +233,7 @@ extension HistoryDatabase: ListenerStore {
     }
 
     public func saveReconnecting(_ spec: ConnectSpec, createdAt: Date) async throws {
-        let policy = spec.reconnect ?? ReconnectPolicy()
-        let record = ReconnectingRecord(
-            name: spec.name ?? "", connect: spec.endpoint.description, send: spec.send.map { Data($0.readableBytesView) },
-            capture: spec.capture, connectTimeoutMs: spec.connectTimeout.wholeMilliseconds,
-            initialMs: policy.initial.wholeMilliseconds, maxMs: policy.max.wholeMilliseconds, jitter: policy.jitter,
-            options: StoredOptions.encode(spec.options), createdAt: RFC3339.format(createdAt)
-        )
+        let record = ReconnectingRecord(spec, createdAt: createdAt, instance: instance)
         try refuseIfFileGone()
         try await pool.write { db in try record.save(db) }
     }

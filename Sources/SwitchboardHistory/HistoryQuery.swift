@@ -13,9 +13,12 @@ public struct HistoryFilter: Sendable {
     public var since: Date?
     public var until: Date?
     public var minBytes: Int64?
+    /// Sessions of this service (`--instance`) only.
+    public var instance: String?
 
     public init(listener: String? = nil, name: String? = nil, role: SessionRole? = nil, state: HistoryState? = nil,
-                remote: String? = nil, since: Date? = nil, until: Date? = nil, minBytes: Int64? = nil) {
+                remote: String? = nil, since: Date? = nil, until: Date? = nil, minBytes: Int64? = nil, instance: String? = nil) {
+        self.instance = instance
         self.listener = listener
         self.name = name
         self.role = role
@@ -29,6 +32,12 @@ public struct HistoryFilter: Sendable {
     /// No condition at all.
     var isEmpty: Bool {
         listener == nil && name == nil && role == nil && state == nil && remote == nil && since == nil && until == nil && minBytes == nil
+            && instance == nil
+    }
+
+    /// `remote` as a LIKE pattern: the prefix with LIKE's own characters escaped by `\`.
+    public var remotePattern: String? {
+        remote.map { $0.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(of: "_", with: "\\_") + "%" }
     }
 
     /// The WHERE clause and its arguments; `opened_at` bounds are half-open: since ≤ t < until.
@@ -54,10 +63,9 @@ public struct HistoryFilter: Sendable {
             // index only when the query states its condition word for word.
             if !selective && state != .closed { clauses.append("state != 'closed'") }
         }
-        if let remote {
-            let escaped = remote.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(of: "_", with: "\\_")
-            add("remote_address LIKE ? ESCAPE '\\'", escaped + "%")
-        }
+        if let remotePattern { add("remote_address LIKE ? ESCAPE '\\'", remotePattern) }
+        // No index: a file's sessions are nearly all its one instance's (migrations/0008).
+        if let instance { add("instance = ?", instance) }
         // Ids are ULIDs: their first ten characters are the opening millisecond, so a time range
         // is also an id range on the primary key, in the order pages are read. A millisecond of
         // slack covers an id made just before its opened_at was taken; opened_at decides.
@@ -84,6 +92,11 @@ public struct HistoryPage: Sendable {
     public let sessions: [SessionRecord]
     /// Pass back as `cursor` for the next page; nil on the last page.
     public let nextCursor: String?
+
+    public init(sessions: [SessionRecord], nextCursor: String?) {
+        self.sessions = sessions
+        self.nextCursor = nextCursor
+    }
 }
 
 /// Counts and bytes for one group of sessions.
@@ -101,12 +114,22 @@ public struct HistoryStats: Codable, Sendable {
         case bytesOut = "bytes_out"
     }
 
+    public init(listener: String?, role: String, state: String, sessions: Int64, bytesIn: Int64, bytesOut: Int64) {
+        self.listener = listener
+        self.role = role
+        self.state = state
+        self.sessions = sessions
+        self.bytesIn = bytesIn
+        self.bytesOut = bytesOut
+    }
+
 }
 
 /// A cursor the client cannot read into: the id of the last session of a page.
 public enum HistoryCursor {
     public struct Invalid: Error, CustomStringConvertible {
         public let cursor: String
+        public init(cursor: String) { self.cursor = cursor }
         public var description: String { "cursor '\(cursor)' is not one this service gave out" }
     }
 
@@ -131,7 +154,7 @@ extension HistoryDatabase {
 
     /// A page of sessions, newest first, keyset-paginated on the id (a ULID, so time order):
     /// sessions that arrive while a reader pages land before its first page, never between pages.
-    public func page(_ filter: HistoryFilter, limit: Int, cursor: String? = nil) async throws -> HistoryPage {
+    public func page(_ filter: HistoryFilter, limit: Int, cursor: String?) async throws -> HistoryPage {
         var cursorID: String?
         if let cursor {
             guard let id = HistoryCursor.parse(cursor) else { throw HistoryCursor.Invalid(cursor: cursor) }
@@ -173,22 +196,11 @@ extension HistoryDatabase {
         return HistoryPage(sessions: page, nextCursor: rows.count > limit ? page.last.map { HistoryCursor.make(after: $0.id) } : nil)
     }
 
-    /// Every matching session, newest first, handed over in chunks so memory stays flat
-    /// however many rows match.
-    public func forEachChunk(_ filter: HistoryFilter, chunkSize: Int = 1_000, _ body: ([SessionRecord]) async throws -> Void) async throws {
-        var cursor: String?
-        repeat {
-            let page = try await self.page(filter, limit: chunkSize, cursor: cursor)
-            if !page.sessions.isEmpty { try await body(page.sessions) }
-            cursor = page.nextCursor
-        } while cursor != nil
-    }
-
     public func session(id: String) async throws -> SessionRecord? {
         try await pool.read { db in try SessionRecord.fetchOne(db, key: id) }
     }
 
-    public func messages(sessionID: String, after: Int64 = 0, limit: Int = 1_000) async throws -> [MessageRecord] {
+    public func messages(sessionID: String, after: Int64, limit: Int) async throws -> [MessageRecord] {
         try await pool.read { db in
             try MessageRecord.fetchAll(
                 db, sql: "SELECT * FROM messages WHERE session_id = ? AND seq > ? ORDER BY seq LIMIT ?",

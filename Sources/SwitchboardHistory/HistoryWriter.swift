@@ -103,7 +103,7 @@ public final class HistoryWriter: SwitchboardObserver, Service {
         }
     }
 
-    private let database: HistoryDatabase
+    private let database: any HistoryStore
     private let spool: SessionSpool?
     private let limits: Limits
     private let logger: Logger
@@ -114,7 +114,7 @@ public final class HistoryWriter: SwitchboardObserver, Service {
     /// `metrics` is the bootstrapped `MetricsSystem.factory` unless a test passes its own.
     /// Without a `spool` sessions wait in memory, and a SIGKILL loses the last batch window.
     public init(
-        database: HistoryDatabase, spool: SessionSpool? = nil, limits: Limits = .init(), logger: Logger,
+        database: any HistoryStore, spool: SessionSpool? = nil, limits: Limits = .init(), logger: Logger,
         metrics: any MetricsFactory = MetricsSystem.factory
     ) {
         self.database = database
@@ -254,12 +254,12 @@ public final class HistoryWriter: SwitchboardObserver, Service {
                     offset = next
                     last = offset >= sealed.end
                     let rows = SpoolRecord.latest(chunk).map { Record.session($0.session) }
-                    try await database.write(last ? rows + Self.coalesced(batch) : rows, aliveAt: Date())
+                    try await write(last ? rows + Self.coalesced(batch) : rows)
                     records += chunk.count
                 }
                 spool.release(sealed)
             } else {
-                try await database.write(Self.coalesced(batch), aliveAt: Date())
+                try await write(Self.coalesced(batch))
             }
             instruments.writeDuration.record(duration: ContinuousClock.now - started)
             if records > 0 {
@@ -297,8 +297,23 @@ public final class HistoryWriter: SwitchboardObserver, Service {
         }
     }
 
-    /// Notes, at most once a second, whether the path still leads to the open file; returns the
-    /// problem if it does not.
+    /// One transaction of the store's: sessions as rows, captured bytes as messages.
+    private func write(_ records: [Record]) async throws {
+        var sessions: [SessionRecord] = []
+        var messages: [MessageRecord] = []
+        sessions.reserveCapacity(records.count)
+        for record in records {
+            switch record {
+            case .session(let s): sessions.append(s)
+            case .sessionInfo(let info): sessions.append(SessionRecord(info))
+            case .message(let m): messages.append(m)
+            }
+        }
+        try await database.write(sessions: sessions, messages: messages, aliveAt: Date())
+    }
+
+    /// Notes, at most once a second, whether the store can still be written where readers look
+    /// (the path leads to the open file; the instance's lease is held); returns the problem if not.
     private func checkFile(_ now: ContinuousClock.Instant) -> String? {
         let (due, known) = queue.withLock { q -> (Bool, String?) in
             guard q.lastFileCheck.map({ now - $0 >= Self.heartbeat }) ?? true else { return (false, q.fileProblem) }
@@ -306,15 +321,15 @@ public final class HistoryWriter: SwitchboardObserver, Service {
             return (true, q.fileProblem)
         }
         guard due else { return known }
-        let problem = database.fileProblem()
+        let problem = database.problem()
         if problem != known {
             queue.withLock { $0.fileProblem = problem }
             if let problem {
                 logger.critical("\(problem)", metadata: [
-                    "file": "\(database.path)", "spool": "\(spool?.path ?? "none")",
+                    "history": "\(database.location)", "spool": "\(spool?.path ?? "none")",
                 ])
             } else {
-                logger.notice("the history file is back at its path", metadata: ["file": "\(database.path)"])
+                logger.notice("the history can be written again", metadata: ["history": "\(database.location)"])
             }
         }
         return problem

@@ -18,7 +18,7 @@ public struct RetentionPolicy: Sendable {
 extension HistoryDatabase {
     /// Deletes what the policy no longer keeps, oldest first, at most `chunk` sessions per
     /// transaction so the writer never waits long. Answers how many sessions went.
-    public func prune(_ policy: RetentionPolicy, now: Date = Date(), chunk: Int = 500) async throws -> Int {
+    public func prune(_ policy: RetentionPolicy, now: Date, chunk: Int) async throws -> Int {
         var total = 0
         while true {
             let deleted = try await pool.write { db -> Int in
@@ -55,12 +55,12 @@ extension HistoryDatabase {
 /// Prunes what the retention policy no longer keeps, in the background: once at start and
 /// then every `interval`.
 public struct RetentionService: Service {
-    let database: HistoryDatabase
+    let database: any HistoryStore
     let policy: RetentionPolicy
     let interval: Duration
     let logger: Logger
 
-    public init(database: HistoryDatabase, policy: RetentionPolicy, interval: Duration = .seconds(60), logger: Logger) {
+    public init(database: any HistoryStore, policy: RetentionPolicy, interval: Duration = .seconds(60), logger: Logger) {
         self.database = database
         self.policy = policy
         self.interval = interval

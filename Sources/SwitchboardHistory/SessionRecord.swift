@@ -23,6 +23,9 @@ public struct SessionRecord: Codable, Sendable, FetchableRecord, PersistableReco
     public var bytesOut: Int64
     public var partnerId: String?
     public var captureTruncated: Bool
+    /// The service (`--instance`) that had the session; nil for sessions recorded before
+    /// instances existed.
+    public var instance: String?
 
     public enum CodingKeys: String, CodingKey, CaseIterable, ColumnExpression {
         case id, role, listener, name, state, capture
@@ -35,9 +38,16 @@ public struct SessionRecord: Codable, Sendable, FetchableRecord, PersistableReco
         case bytesOut = "bytes_out"
         case partnerId = "partner_id"
         case captureTruncated = "capture_truncated"
+        case instance
     }
 
+    /// A live session as the core reports it; the store that writes it sets its `instance`.
     public init(_ info: SessionInfo) {
+        self.init(info, instance: nil)
+    }
+
+    public init(_ info: SessionInfo, instance: String?) {
+        self.instance = instance
         id = info.id.rawValue
         role = info.role.rawValue
         listener = info.listener
@@ -55,11 +65,12 @@ public struct SessionRecord: Codable, Sendable, FetchableRecord, PersistableReco
         captureTruncated = info.captureTruncated
     }
 
-    init(
+    public init(
         id: String, role: String, listener: String?, name: String?, localAddress: String?, remoteAddress: String?,
         state: String, openedAt: String, closedAt: String?, closeReason: String?, bytesIn: Int64, bytesOut: Int64,
-        partnerId: String?, capture: Bool, captureTruncated: Bool
+        partnerId: String?, capture: Bool, captureTruncated: Bool, instance: String? = nil
     ) {
+        self.instance = instance
         self.id = id
         self.role = role
         self.listener = listener
@@ -78,9 +89,9 @@ public struct SessionRecord: Codable, Sendable, FetchableRecord, PersistableReco
     }
 
     /// The values of `HistoryDatabase.upsertSQL`, in its column order.
-    var upsertArguments: StatementArguments {
+    func upsertArguments(instance: String) -> StatementArguments {
         [id, role, listener, name, localAddress, remoteAddress, state, openedAt, closedAt, closeReason, bytesIn, bytesOut,
-         partnerId, capture, captureTruncated]
+         partnerId, capture, captureTruncated, instance]
     }
 
     /// The CSV columns, in table order.
@@ -89,7 +100,7 @@ public struct SessionRecord: Codable, Sendable, FetchableRecord, PersistableReco
     public var csvLine: String {
         let fields: [String?] = [
             id, role, listener, name, state, capture ? "1" : "0", localAddress, remoteAddress, openedAt, closedAt,
-            closeReason, String(bytesIn), String(bytesOut), partnerId, captureTruncated ? "1" : "0",
+            closeReason, String(bytesIn), String(bytesOut), partnerId, captureTruncated ? "1" : "0", instance,
         ]
         return fields.map { Self.csvField($0) }.joined(separator: ",")
     }
@@ -115,6 +126,14 @@ public struct MessageRecord: Codable, Sendable, FetchableRecord, PersistableReco
         case sessionId = "session_id"
     }
 
+    public init(sessionId: String, seq: Int64, direction: String, at: String, data: Data) {
+        self.sessionId = sessionId
+        self.seq = seq
+        self.direction = direction
+        self.at = at
+        self.data = data
+    }
+
     public init(_ chunk: CapturedChunk) {
         sessionId = chunk.sessionID.rawValue
         seq = Int64(chunk.seq)
@@ -124,51 +143,90 @@ public struct MessageRecord: Codable, Sendable, FetchableRecord, PersistableReco
     }
 }
 
-/// A row of `listeners`: what an operator created, restored at start-up.
-struct ListenerRecord: Codable, FetchableRecord, PersistableRecord {
-    static let databaseTableName = "listeners"
-    var name: String
-    var address: String
-    var mode: String
-    var reply: Data?
-    var closeAfterReply: Bool
-    var maxSessions: Int?
-    var capture: Bool
-    var createdAt: String
-    var forwardTo: String?
-    var resetOnFailure: Bool
-    var options: String?
+/// A row of `listeners`: what an operator created, restored at start-up. Both backends store
+/// these columns (StoredListeners.swift turns them into specs and back).
+public struct ListenerRecord: Codable, Sendable, FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "listeners"
+    public var name: String
+    public var address: String
+    public var mode: String
+    public var reply: Data?
+    public var closeAfterReply: Bool
+    public var maxSessions: Int?
+    public var capture: Bool
+    public var createdAt: String
+    public var forwardTo: String?
+    public var resetOnFailure: Bool
+    /// `StoredOptions`: JSON, NULL when all are default.
+    public var options: String?
+    public var instance: String?
 
-    enum CodingKeys: String, CodingKey {
-        case name, address, mode, reply, capture, options
+    public enum CodingKeys: String, CodingKey {
+        case name, address, mode, reply, capture, options, instance
         case closeAfterReply = "close_after_reply"
         case maxSessions = "max_sessions"
         case createdAt = "created_at"
         case forwardTo = "forward_to"
         case resetOnFailure = "reset_on_failure"
     }
+
+    public init(
+        name: String, address: String, mode: String, reply: Data?, closeAfterReply: Bool, maxSessions: Int?, capture: Bool,
+        createdAt: String, forwardTo: String?, resetOnFailure: Bool, options: String?, instance: String?
+    ) {
+        self.name = name
+        self.address = address
+        self.mode = mode
+        self.reply = reply
+        self.closeAfterReply = closeAfterReply
+        self.maxSessions = maxSessions
+        self.capture = capture
+        self.createdAt = createdAt
+        self.forwardTo = forwardTo
+        self.resetOnFailure = resetOnFailure
+        self.options = options
+        self.instance = instance
+    }
 }
 
 /// A row of `reconnecting_sessions`: a named session kept connected, restored at start-up.
-struct ReconnectingRecord: Codable, FetchableRecord, PersistableRecord {
-    static let databaseTableName = "reconnecting_sessions"
-    var name: String
-    var connect: String
-    var send: Data?
-    var capture: Bool
-    var connectTimeoutMs: Int64
-    var initialMs: Int64
-    var maxMs: Int64
-    var jitter: Bool
-    var options: String?
-    var createdAt: String
+public struct ReconnectingRecord: Codable, Sendable, FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "reconnecting_sessions"
+    public var name: String
+    public var connect: String
+    public var send: Data?
+    public var capture: Bool
+    public var connectTimeoutMs: Int64
+    public var initialMs: Int64
+    public var maxMs: Int64
+    public var jitter: Bool
+    public var options: String?
+    public var createdAt: String
+    public var instance: String?
 
-    enum CodingKeys: String, CodingKey {
-        case name, connect, send, capture, jitter, options
+    public enum CodingKeys: String, CodingKey {
+        case name, connect, send, capture, jitter, options, instance
         case connectTimeoutMs = "connect_timeout_ms"
         case initialMs = "initial_ms"
         case maxMs = "max_ms"
         case createdAt = "created_at"
+    }
+
+    public init(
+        name: String, connect: String, send: Data?, capture: Bool, connectTimeoutMs: Int64, initialMs: Int64, maxMs: Int64,
+        jitter: Bool, options: String?, createdAt: String, instance: String?
+    ) {
+        self.name = name
+        self.connect = connect
+        self.send = send
+        self.capture = capture
+        self.connectTimeoutMs = connectTimeoutMs
+        self.initialMs = initialMs
+        self.maxMs = maxMs
+        self.jitter = jitter
+        self.options = options
+        self.createdAt = createdAt
+        self.instance = instance
     }
 }
 

@@ -55,6 +55,8 @@ public final class SessionSpool: @unchecked Sendable {
         /// Stretches that held no valid record: writes the kill cut short, reservations never filled.
         public let tornRecords: Int
         public var count: Int { records.count }
+        /// Each session's winning record, in sequence order: what a replay writes.
+        public var sessions: [SessionRecord] { SpoolRecord.latest(records).map(\.session) }
     }
 
     struct Sealed {
@@ -101,6 +103,18 @@ public final class SessionSpool: @unchecked Sendable {
         let fd = try lockedDescriptor(path)
         do {
             try replay(try recover(fd: fd, path: path))
+            return try SessionSpool(fd: fd, path: path, bytes: bytes)
+        } catch {
+            close(fd)
+            throw error
+        }
+    }
+
+    /// `open(at:bytes:replay:)` for a store that replays asynchronously (PostgreSQL).
+    public static func open(at path: String, bytes: Int = SessionSpool.defaultBytes, replay: (Recovery) async throws -> Void) async throws -> SessionSpool {
+        let fd = try lockedDescriptor(path)
+        do {
+            try await replay(try recover(fd: fd, path: path))
             return try SessionSpool(fd: fd, path: path, bytes: bytes)
         } catch {
             close(fd)
@@ -275,6 +289,15 @@ public final class SessionSpool: @unchecked Sendable {
         let fd = try lockedDescriptor(path)
         defer { close(fd) }
         try replay(try recover(fd: fd, path: path))
+        unlink(path)
+    }
+
+    /// `replayAndRemove(at:replay:)` for a store that replays asynchronously.
+    public static func replayAndRemove(at path: String, replay: (Recovery) async throws -> Void) async throws {
+        guard access(path, F_OK) == 0 else { return }
+        let fd = try lockedDescriptor(path)
+        defer { close(fd) }
+        try await replay(try recover(fd: fd, path: path))
         unlink(path)
     }
 

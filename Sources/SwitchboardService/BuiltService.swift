@@ -16,7 +16,7 @@ import Synchronization
 public struct BuiltService: Sendable {
     public let serviceGroup: ServiceGroup
     public let switchboard: Switchboard
-    public let history: HistoryDatabase
+    public let history: any HistoryStore
     public let writer: HistoryWriter
     public let info: ServiceInfo
     public let events: EventHub
@@ -36,10 +36,17 @@ public struct BuiltService: Sendable {
         do {
             try await serviceGroup.run()
         } catch let error as IOError where error.errnoCode == EADDRINUSE {
+            await history.close()
             throw StartFailure("cannot listen for the API on \(api): the address is already in use")
         } catch let error as IOError where error.errnoCode == EACCES {
+            await history.close()
             throw StartFailure("cannot listen for the API on \(api): permission denied")
+        } catch {
+            await history.close()
+            throw error
         }
+        // The writer has flushed: the lease (or the file's lock) can go.
+        await history.close()
         try? await ownGroup?.shutdownGracefully()
         logger.info("switchboard stopped")
     }

@@ -10,11 +10,11 @@ extension SessionSpool {
     /// A spool that cannot be read, or records SQLite will not take, stop the start: creating
     /// the spool afresh would throw them away. A spool that cannot be created (the disk has no
     /// room for it) leaves the service running without one, loudly.
-    static func openAtStartup(beside db: String, megabytes: Int, history: HistoryDatabase, logger: Logger) throws -> SessionSpool? {
-        guard let path = SessionSpool.path(besideDatabase: db) else { return nil }
-        func replay(_ recovery: SessionSpool.Recovery) throws {
+    static func openAtStartup(at path: String?, megabytes: Int, history: any HistoryStore, logger: Logger) async throws -> SessionSpool? {
+        guard let path else { return nil }
+        func replay(_ recovery: SessionSpool.Recovery) async throws {
             do {
-                let replayed = try history.replay(recovery)
+                let replayed = try await history.replay(recovery)
                 if replayed > 0 {
                     logger.notice("sessions recovered from the spool into the history", metadata: [
                         "sessions": "\(replayed)", "records": "\(recovery.count)", "torn": "\(recovery.tornRecords)",
@@ -27,7 +27,7 @@ extension SessionSpool {
         guard megabytes > 0 else {
             // Replayed, so nothing is lost by removing it; left behind it would replay again.
             do {
-                try SessionSpool.replayAndRemove(at: path, replay: replay)
+                try await SessionSpool.replayAndRemove(at: path, replay: replay)
             } catch let failure as SessionSpool.Failure {
                 throw StartFailure("\(failure)")
             }
@@ -35,7 +35,7 @@ extension SessionSpool {
             return nil
         }
         do {
-            return try SessionSpool.open(at: path, bytes: megabytes << 20, replay: replay)
+            return try await SessionSpool.open(at: path, bytes: megabytes << 20, replay: replay)
         } catch let failure as SessionSpool.Failure where failure.kind == .noRoom {
             // Whatever the file held was replayed before its creation could fail.
             unlink(path)

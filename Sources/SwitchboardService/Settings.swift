@@ -8,9 +8,16 @@ import SwitchboardHistory
 public struct Settings: Sendable {
     /// Where the API listens unless systemd passes its socket.
     public var api: Endpoint
-    /// The SQLite file of the session history.
+    /// The session history: a SQLite file's path, or a `postgres://` URL.
     public var db: String
-    /// The spool beside the history file; 0 runs without one.
+    /// For a PostgreSQL `db` whose URL has no password: the file holding it (else `PGPASSWORD`).
+    public var dbPasswordFile: String?
+    /// The name this service's sessions and listeners are recorded under.
+    public var instance: String
+    /// The session spool's file; nil: beside a SQLite file, `./switchboard-INSTANCE.spool` for
+    /// PostgreSQL.
+    public var spool: String?
+    /// The spool's size; 0 runs without one.
     public var historySpoolMB: Int
     public var retainDays: Int?
     public var retainSessions: Int?
@@ -31,6 +38,9 @@ public struct Settings: Sendable {
     public init(
         api: Endpoint = .host("127.0.0.1", port: 7700),
         db: String = "./switchboard.sqlite3",
+        dbPasswordFile: String? = nil,
+        instance: String = InstanceName.default,
+        spool: String? = nil,
         historySpoolMB: Int = SessionSpool.defaultBytes >> 20,
         retainDays: Int? = nil,
         retainSessions: Int? = nil,
@@ -49,6 +59,9 @@ public struct Settings: Sendable {
     ) {
         self.api = api
         self.db = db
+        self.dbPasswordFile = dbPasswordFile
+        self.instance = instance
+        self.spool = spool
         self.historySpoolMB = historySpoolMB
         self.retainDays = retainDays
         self.retainSessions = retainSessions

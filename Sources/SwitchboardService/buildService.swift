@@ -51,7 +51,6 @@ public func buildService(
     serviceLogger.logLevel = settings.logLevel
     let logger = serviceLogger
     let notifier = SystemdNotifier(environment: environment)
-    let db = settings.db
     let ownGroup = eventLoopGroup == nil ? MultiThreadedEventLoopGroup(numberOfThreads: settings.eventLoops) : nil
     let group: any EventLoopGroup = eventLoopGroup ?? ownGroup!
     // A start that fails from here on stops the loops it made (a test builds many services in
@@ -60,18 +59,21 @@ public func buildService(
     defer { if let unusedGroup { unusedGroup.shutdownGracefully { _ in } } }
     let info = ServiceInfo()
 
-    let history: HistoryDatabase
-    do {
-        history = try HistoryDatabase(path: db)
-    } catch {
-        throw StartFailure("cannot open the history file \(db): \(error)")
-    }
-    // What the spool kept goes into the file before open sessions are marked interrupted: a
+    let (history, spoolPath) = try await openHistory(settings, environment: environment, group: group, logger: logger)
+    // A start that fails from here on lets go of the store (its lock, its lease).
+    var unusedHistory: (any HistoryStore)? = history
+    defer { if let unusedHistory { Task { await unusedHistory.close() } } }
+    // What the spool kept goes into the history before open sessions are marked interrupted: a
     // session a killed run had already closed is then closed, not interrupted.
-    let spool = try SessionSpool.openAtStartup(beside: db, megabytes: settings.historySpoolMB, history: history, logger: logger)
-    let interrupted = try history.markInterrupted()
+    let spool = try await SessionSpool.openAtStartup(at: spoolPath, megabytes: settings.historySpoolMB, history: history, logger: logger)
+    let interrupted: Int
+    do {
+        interrupted = try await history.markInterrupted()
+    } catch {
+        throw StartFailure("cannot mark the sessions the previous run left open in \(history.location): \(error)")
+    }
     if interrupted > 0 {
-        logger.warning("sessions left open by the previous run marked interrupted", metadata: ["sessions": "\(interrupted)"])
+        logger.warning("sessions left open by the previous run marked interrupted", metadata: ["sessions": "\(interrupted)", "instance": "\(settings.instance)"])
     }
     let writer = HistoryWriter(database: history, spool: spool, logger: logger, metrics: metricsFactory)
     info.addReadinessCheck { writer.health.problem }
@@ -103,12 +105,12 @@ public func buildService(
     // Saved listeners come back before the API answers, so /readyz never says ready too early.
     info.startupStep("restoring listeners")
     notifier?.status("restoring saved listeners")
-    let saved = try history.savedListeners()
+    let saved = try await history.savedListeners()
     let (restored, failed) = await switchboard.restoreListeners(saved)
     if !saved.isEmpty {
         logger.info("saved listeners restored", metadata: ["restored": "\(restored)", "failed": "\(failed)"])
     }
-    let reconnecting = await switchboard.restoreReconnecting(try history.savedReconnecting())
+    let reconnecting = await switchboard.restoreReconnecting(try await history.savedReconnecting())
     if reconnecting > 0 {
         logger.info("reconnecting sessions restored", metadata: ["sessions": "\(reconnecting)"])
     }
@@ -131,7 +133,7 @@ public func buildService(
         )
     )
     logger.info("switchboard \(ServiceInfo.version) starting", metadata: [
-        "api": "\(settings.api)", "db": "\(db)", "event_loops": "\(settings.eventLoops)", "max_sessions": "\(maxSessions)", "fd_limit": "\(descriptors.limit)",
+        "api": "\(settings.api)", "db": "\(history.location)", "instance": "\(settings.instance)", "event_loops": "\(settings.eventLoops)", "max_sessions": "\(maxSessions)", "fd_limit": "\(descriptors.limit)",
         "auth": "\(settings.tokenFile.map { "bearer token from \($0)" } ?? "none")",
         "allow_connect": "\(settings.outboundPolicy.allow.map(\.description).joined(separator: " "))",
         "deny_connect": "\(settings.outboundPolicy.deny.map(\.description).joined(separator: " "))",
@@ -140,6 +142,7 @@ public func buildService(
         logger.warning("the API needs no token: anyone who can connect to it controls the service")
     }
     unusedGroup = nil
+    unusedHistory = nil
     return BuiltService(
         serviceGroup: serviceGroup, switchboard: switchboard, history: history, writer: writer, info: info, events: events,
         metrics: metrics, ownGroup: ownGroup, bound: bound, api: settings.api.description, logger: logger

@@ -4,6 +4,8 @@ import SwitchboardAPI
 import SwitchboardClient
 import SwitchboardCore
 import SwitchboardHistory
+import SwitchboardHistoryPostgres
+import Logging
 
 /// `switchboard history`: the session history, read from the file directly (read-only, also
 /// while the service runs) or, with `--api`, asked of a running service (`GET /v1/history`).
@@ -20,8 +22,11 @@ struct HistoryCommand: AsyncParsableCommand {
     /// The file or the service; the file unless `--api` is given, so what `history` reads does
     /// not change with the environment.
     struct Source: ParsableArguments {
-        @Option(help: ArgumentHelp("The history file the service writes (its --db). Default ./switchboard.sqlite3.", valueName: "path"))
+        @Option(help: ArgumentHelp("The history the service writes (its --db): a SQLite file, or a postgres:// URL (password from the URL, --db-password-file or PGPASSWORD). Default ./switchboard.sqlite3.", valueName: "path|url"))
         var db: String?
+
+        @Option(help: ArgumentHelp("With a postgres:// --db: a file whose first line is the password.", valueName: "path"))
+        var dbPasswordFile: String?
 
         @Option(help: ArgumentHelp("Ask the service whose control API is here (HOST:PORT or unix:/path) instead of reading a file.", valueName: "address"))
         var api: String?
@@ -31,17 +36,40 @@ struct HistoryCommand: AsyncParsableCommand {
 
         func validate() throws {
             if db != nil, api != nil { throw ValidationError("give --db (read the file) or --api (ask the service), not both") }
+            if dbPasswordFile != nil, !PostgresURL.isURL(file) { throw ValidationError("--db-password-file is for a postgres:// --db") }
             if tokenFile != nil, api == nil { throw ValidationError("--token-file is for --api") }
             if api != nil { _ = try APIOptions.address(api) }
         }
 
         var file: String { db ?? "./switchboard.sqlite3" }
 
-        func open() throws -> HistoryDatabase {
+        func open() async throws -> any HistoryReading {
+            guard PostgresURL.isURL(file) else {
+                do {
+                    return try HistoryDatabase(readingOnly: file)
+                } catch {
+                    throw CommandFailure("cannot read the history file \(file): \(error)")
+                }
+            }
+            let url: PostgresURL
             do {
-                return try HistoryDatabase(readingOnly: file)
+                url = try PostgresURL(parsing: file)
             } catch {
-                throw CommandFailure("cannot read the history file \(file): \(error)")
+                throw CommandFailure("--db: \(error)")
+            }
+            var password = url.password ?? ProcessInfo.processInfo.environment["PGPASSWORD"].flatMap { $0.isEmpty ? nil : $0 }
+            if let path = dbPasswordFile {
+                guard let text = try? String(contentsOfFile: path, encoding: .utf8), let line = text.split(whereSeparator: \.isNewline).first else {
+                    throw CommandFailure("--db-password-file: cannot read a password from \(path)")
+                }
+                password = String(line)
+            }
+            var logger = Logger(label: "switchboard-history")
+            logger.logLevel = .error
+            do {
+                return try await PostgresHistory.reader(url, password: password, logger: logger)
+            } catch {
+                throw CommandFailure("cannot read the PostgreSQL history \(url): \(error)")
             }
         }
 
@@ -64,6 +92,7 @@ struct HistoryCommand: AsyncParsableCommand {
         @Option(help: ArgumentHelp("Sessions opened at or after this RFC 3339 time.", valueName: "time")) var since: String?
         @Option(help: ArgumentHelp("Sessions opened before this RFC 3339 time.", valueName: "time")) var until: String?
         @Option(help: ArgumentHelp("Sessions that moved at least this many bytes, in and out together.", valueName: "bytes")) var minBytes: Int64?
+        @Option(help: ArgumentHelp("Only sessions of this service (its --instance).", valueName: "name")) var instance: String?
         @Option(help: "At most this many sessions (table and json; ndjson and csv print all).") var limit: Int = 100
         @Option(name: [.customShort("o"), .customLong("output"), .customLong("format")], help: "table (for people), json, ndjson or csv.")
         var format: Format = .table
@@ -85,10 +114,10 @@ struct HistoryCommand: AsyncParsableCommand {
         }
 
         private func fromFile() async throws {
-            let history = try source.open()
+            let history = try await source.open()
             let filter = HistoryFilter(
                 listener: listener, name: name, role: role, state: state, remote: remote,
-                since: since.flatMap(RFC3339.parse), until: until.flatMap(RFC3339.parse), minBytes: minBytes
+                since: since.flatMap(RFC3339.parse), until: until.flatMap(RFC3339.parse), minBytes: minBytes, instance: instance
             )
             switch format {
             case .ndjson:
@@ -112,7 +141,7 @@ struct HistoryCommand: AsyncParsableCommand {
         private var query: APIQuery {
             [
                 "listener": listener, "name": name, "role": role?.rawValue, "state": state?.rawValue, "remote": remote,
-                "since": since, "until": until, "min_bytes": minBytes.map(String.init),
+                "since": since, "until": until, "min_bytes": minBytes.map(String.init), "instance": instance,
             ]
         }
 
@@ -168,9 +197,9 @@ struct HistoryCommand: AsyncParsableCommand {
         }
 
         private func fromFile() async throws {
-            let history = try source.open()
+            let history = try await source.open()
             guard let session = try await history.session(id: id.uppercased()) else {
-                throw CommandFailure("no session with id '\(id)' in \(source.file)")
+                throw CommandFailure("no session with id '\(id)' in \(history.location)")
             }
             try Output.fields(Data(try StreamingJSONEncoder.encode(session)))
             guard messages else { return }

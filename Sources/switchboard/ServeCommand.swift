@@ -20,8 +20,17 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Where the control API listens: HOST:PORT, [IPv6]:PORT or unix:/path. Default 127.0.0.1:7700; env SWITCHBOARD_API.", valueName: "address"))
     var api: String?
 
-    @Option(help: ArgumentHelp("The SQLite file of the session history; created and migrated if needed. Default ./switchboard.sqlite3; env SWITCHBOARD_DB.", valueName: "path"))
+    @Option(help: ArgumentHelp("The session history: a SQLite file (created and migrated if needed), or postgres://USER@HOST:PORT/DATABASE for a fleet's history in PostgreSQL (migrated at start; the password from the URL, --db-password-file or PGPASSWORD). Default ./switchboard.sqlite3; env SWITCHBOARD_DB.", valueName: "path|url"))
     var db: String?
+
+    @Option(help: ArgumentHelp("With a postgres:// --db: a file whose first line is the password. Env SWITCHBOARD_DB_PASSWORD_FILE.", valueName: "path"))
+    var dbPasswordFile: String?
+
+    @Option(help: ArgumentHelp("The name this service's sessions and listeners are recorded under; it restores only its own listeners and reconnecting sessions. Default the host name; env SWITCHBOARD_INSTANCE.", valueName: "name"))
+    var instance: String?
+
+    @Option(help: ArgumentHelp("The session spool's file. Default <db>.spool beside a SQLite file, ./switchboard-<instance>.spool with PostgreSQL; env SWITCHBOARD_HISTORY_SPOOL.", valueName: "path"))
+    var historySpool: String?
 
     @Option(help: ArgumentHelp("Size of the session spool beside the history file (<db>.spool, allocated in full at start): what happened to sessions, kept through a SIGKILL and while SQLite cannot write; about 1,800,000 session records per 256 MiB. 0 turns it off (a SIGKILL then loses the last 50 ms of sessions). Default 256; env SWITCHBOARD_HISTORY_SPOOL_MB.", valueName: "MiB"))
     var historySpoolMB: Int?

@@ -3,6 +3,8 @@ import Foundation
 import Logging
 import SwitchboardAPI
 import SwitchboardCore
+import SwitchboardHistory
+import SwitchboardHistoryPostgres
 import SwitchboardService
 
 extension Settings {
@@ -38,6 +40,11 @@ extension Settings {
             logLevel = parsed
         }
         db = value(flags.db, "SWITCHBOARD_DB") ?? db
+        dbPasswordFile = value(flags.dbPasswordFile, "SWITCHBOARD_DB_PASSWORD_FILE")
+        instance = value(flags.instance, "SWITCHBOARD_INSTANCE") ?? instance
+        if let problem = InstanceName.problem(instance) { throw ValidationError("--instance: \(problem)") }
+        spool = value(flags.historySpool, "SWITCHBOARD_HISTORY_SPOOL")
+        if dbPasswordFile != nil, !PostgresURL.isURL(db) { throw ValidationError("--db-password-file is for a postgres:// --db") }
         historySpoolMB = try number(flags.historySpoolMB, "SWITCHBOARD_HISTORY_SPOOL_MB", "--history-spool-mb") ?? historySpoolMB
         retainDays = try number(flags.retainDays, "SWITCHBOARD_RETAIN_DAYS", "--retain-days")
         retainSessions = try number(flags.retainSessions, "SWITCHBOARD_RETAIN_SESSIONS", "--retain-sessions")

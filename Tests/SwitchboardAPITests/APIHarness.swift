@@ -11,7 +11,7 @@ import XCTest
 /// The pieces of a running service that a test may reach behind the API's back.
 struct APIContext {
     let switchboard: Switchboard
-    let history: HistoryDatabase
+    let history: any HistoryStore
     let writer: HistoryWriter
     let service: ServiceInfo
     let events: EventHub

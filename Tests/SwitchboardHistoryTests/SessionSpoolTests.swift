@@ -91,7 +91,7 @@ final class SessionSpoolTests: XCTestCase {
         let rows = try database.pool.read { db in try SessionRecord.fetchAll(db) }
         XCTAssertEqual(rows.count, 100)
         for info in infos where info.id != infos[7].id {
-            XCTAssertEqual(rows.first { $0.id == info.id.rawValue }, SessionRecord(info))
+            XCTAssertEqual(rows.first { $0.id == info.id.rawValue }, SessionRecord(info, instance: database.instance))
         }
         XCTAssertEqual(rows.filter { $0.state == "closed" }.count, 50)
     }
@@ -154,7 +154,7 @@ final class SessionSpoolTests: XCTestCase {
         XCTAssertEqual(try database.replay(stale), 1)
         XCTAssertEqual(try database.pool.read { db in try SessionRecord.fetchOne(db, key: id.rawValue) }?.state, "closed")
         // Replay moved last_alive to the newest record, for the interrupted session's closed_at.
-        XCTAssertEqual(try database.markInterrupted(), 1)
+        XCTAssertEqual(try database.markInterrupted(now: Date()), 1)
         let interrupted = try database.pool.read { db in try SessionRecord.filter(Column("state") == "interrupted").fetchOne(db) }
         XCTAssertEqual(interrupted?.closedAt, RFC3339.format(Date(timeIntervalSince1970: 1_800_000_001.25)))
     }

@@ -4,9 +4,10 @@ import NIOCore
 import SwitchboardCore
 import SwitchboardHistory
 
-/// `/v1/history`: every session the service ever had, from the SQLite file.
+/// `/v1/history`: every session the service ever had, from its history (the SQLite file, or
+/// the fleet's PostgreSQL database, where `instance` tells whose).
 struct HistoryController {
-    let history: HistoryDatabase
+    let history: any HistoryReading
 
     func addRoutes(to group: RouterGroup<APIRequestContext>) {
         group.get(use: list)
@@ -17,7 +18,7 @@ struct HistoryController {
 
     enum Format: String, CaseIterable { case json, ndjson, csv }
 
-    static let filterParameters: Set<String> = ["listener", "name", "role", "state", "remote", "since", "until", "min_bytes"]
+    static let filterParameters: Set<String> = ["listener", "name", "role", "state", "remote", "since", "until", "min_bytes", "instance"]
 
     @Sendable func list(_ request: Request, context: APIRequestContext) async throws -> Response {
         let query = try Query(request, allowed: Self.filterParameters.union(["limit", "cursor", "format"]))
@@ -106,7 +107,8 @@ struct HistoryController {
             remote: query["remote"],
             since: try time(query, "since"),
             until: try time(query, "until"),
-            minBytes: (try query.integer("min_bytes", in: 0...UInt64(Int64.max))).map { Int64($0) }
+            minBytes: (try query.integer("min_bytes", in: 0...UInt64(Int64.max))).map { Int64($0) },
+            instance: query["instance"]
         )
     }
 

@@ -46,7 +46,7 @@ public final class ServiceInfo: Sendable {
 struct ServiceController {
     let switchboard: Switchboard
     let service: ServiceInfo
-    let history: HistoryDatabase
+    let history: any HistoryReading
     let writer: HistoryWriter?
 
     struct Health: Encodable { let status: String }
@@ -64,6 +64,8 @@ struct ServiceController {
 
     struct Info: Encodable {
         let version: String
+        /// What this service's sessions and listeners are recorded under.
+        let instance: String
         let startedAt: String
         let uptimeSeconds: Double
         let api: String?
@@ -116,6 +118,7 @@ struct ServiceController {
         let uptime = ContinuousClock.now - service.startedAt
         return try JSONResponse.make(Info(
             version: ServiceInfo.version,
+            instance: (history as? any HistoryStore)?.instance ?? "",
             startedAt: RFC3339.format(service.startedAtDate),
             uptimeSeconds: uptime.inSeconds,
             api: service.address,
@@ -123,7 +126,7 @@ struct ServiceController {
             openSessions: counts.openSessions,
             totalSessions: counts.totalSessions,
             maxSessions: switchboard.maxSessions,
-            history: .init(file: history.path, queued: health?.queued, written: health?.written, dropped: health?.dropped, problem: health?.problem)
+            history: .init(file: history.location, queued: health?.queued, written: health?.written, dropped: health?.dropped, problem: health?.problem)
         ))
     }
 }

@@ -1,0 +1,333 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+import SwitchboardCore
+@testable import SwitchboardHistory
+import SwitchboardHistoryPostgres
+import SwitchboardTestSupport
+import XCTest
+
+/// What both history stores promise, each test run against the SQLite file and PostgreSQL:
+/// the same rows, filters, pages and stats, listeners stored per instance, retention.
+final class HistoryStoreTests: XCTestCase {
+    private var folder: URL!
+    private let logger = HistoryBackends.logger
+
+    override class func setUp() { HistoryBackends.startServer() }
+    override class func tearDown() { HistoryBackends.stopServer() }
+
+    override func setUp() async throws {
+        folder = FileManager.default.temporaryDirectory.appendingPathComponent("switchboard-store-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    }
+
+    override func tearDown() async throws {
+        try? FileManager.default.removeItem(at: folder)
+    }
+
+    private func each(instance: String = "test", _ body: (any HistoryStore, @escaping @Sendable (String) async throws -> any HistoryStore) async throws -> Void) async throws {
+        try await HistoryBackends.each(instance: instance, in: folder, body)
+    }
+
+    private func name(_ store: any HistoryStore) -> String { store is HistoryDatabase ? "SQLite" : "PostgreSQL" }
+
+    /// A writer running as it does in the service, for the length of `body`.
+    private func withWriter(_ database: any HistoryStore, captureLimit: Int = Switchboard.defaultCaptureLimit, _ body: (HistoryWriter, Switchboard) async throws -> Void) async throws {
+        let writer = HistoryWriter(database: database, logger: logger)
+        let switchboard = Switchboard(group: MultiThreadedEventLoopGroup.singleton, logger: logger, observers: [writer], store: database, captureLimit: captureLimit)
+        let group = ServiceGroup(configuration: .init(services: [writer], logger: logger))
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            let outcome: Result<Void, any Error>
+            do {
+                try await body(writer, switchboard)
+                outcome = .success(())
+            } catch {
+                outcome = .failure(error)
+            }
+            await switchboard.shutdown()
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+            try outcome.get()
+        }
+    }
+
+    private func all(_ store: any HistoryStore, _ filter: HistoryFilter = HistoryFilter()) async throws -> [SessionRecord] {
+        var rows: [SessionRecord] = []
+        try await store.forEachChunk(filter) { rows += $0 }
+        return rows
+    }
+
+    private static func closed(_ info: SessionInfo) -> SessionRecord {
+        var record = SessionRecord(info)
+        record.state = "closed"
+        record.closedAt = record.openedAt
+        record.closeReason = "peer"
+        return record
+    }
+
+    func testEveryChurnedSessionIsRecordedWithItsFinalState() async throws {
+        try await each { database, _ in
+            try await withWriter(database) { writer, switchboard in
+                let info = try await switchboard.createListener(ListenerSpec(name: "echo", address: .host("127.0.0.1", port: 0), mode: .echo))
+                let port = Int(info.address.split(separator: ":").last!)!
+                let total = 1_000
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for worker in 0..<16 {
+                        group.addTask {
+                            for i in stride(from: worker, to: total, by: 16) {
+                                let peer = try await TestConnection.connect(port: port)
+                                try await peer.send("session \(i)")
+                                try await peer.read(atLeast: "session \(i)".utf8.count)
+                                await peer.close()
+                            }
+                        }
+                    }
+                    try await group.waitForAll()
+                }
+                try await eventually("every session to be closed") { switchboard.counts.openSessions == 0 }
+                let written = await writer.waitUntilWritten()
+                XCTAssertTrue(written)
+                let rows = try await all(database)
+                XCTAssertEqual(rows.count, total, name(database))
+                XCTAssertTrue(rows.allSatisfy { $0.state == "closed" && $0.closedAt != nil && $0.listener == "echo" && $0.instance == "test" }, name(database))
+                XCTAssertEqual(rows.reduce(0) { $0 + $1.bytesIn }, rows.reduce(0) { $0 + $1.bytesOut })
+                XCTAssertEqual(Set(rows.map(\.id)).count, total)
+                XCTAssertEqual(writer.health.dropped, 0)
+            }
+        }
+    }
+
+    func testASessionIsInTheHistoryWhileOpen() async throws {
+        try await each { database, _ in
+            try await withWriter(database) { _, switchboard in
+                let info = try await switchboard.createListener(ListenerSpec(name: "hold", address: .host("127.0.0.1", port: 0), mode: .hold))
+                let peer = try await TestConnection.connect(port: Int(info.address.split(separator: ":").last!)!)
+                // Within the batch window, without anybody asking for a flush.
+                try await eventually("the open session in \(name(database))", timeout: .seconds(2)) {
+                    try await database.page(HistoryFilter(state: .open), limit: 10).sessions.count == 1
+                }
+                // A reset: a hold session outlives its client's FIN, awaiting an answer.
+                await peer.reset()
+                try await eventually("its close in \(name(database))", timeout: .seconds(2)) {
+                    try await database.page(HistoryFilter(state: .closed), limit: 10).sessions.first?.closeReason == "reset"
+                }
+            }
+        }
+    }
+
+    func testListenersAreStoredPerInstanceAndDeletedForGood() async throws {
+        try await each { database, open in
+            try await withWriter(database) { _, switchboard in
+                let info = try await switchboard.createListener(ListenerSpec(name: "kept", address: .host("127.0.0.1", port: 0), mode: .reply(ByteBuffer(string: "hi"), closeAfterReply: true), maxSessions: 3, capture: true, options: ConnectionOptions(nodelay: false)))
+                _ = try await switchboard.createListener(ListenerSpec(name: "gone", address: .host("127.0.0.1", port: 0), mode: .echo))
+                _ = try await switchboard.deleteListener(named: "gone", closeSessions: true)
+                try await database.saveReconnecting(ConnectSpec(endpoint: .host("127.0.0.1", port: 9), name: "plc", send: ByteBuffer(string: "x"), capture: true, reconnect: ReconnectPolicy()), createdAt: Date())
+                let saved = try await database.savedListeners()
+                XCTAssertEqual(saved.map(\.spec.name), ["kept"], name(database))
+                XCTAssertEqual(saved.first?.spec.address.description, info.address, "a port picked by the kernel is kept")
+                XCTAssertEqual(saved.first?.spec.mode, .reply(ByteBuffer(string: "hi"), closeAfterReply: true))
+                XCTAssertEqual(saved.first?.spec.maxSessions, 3)
+                XCTAssertEqual(saved.first?.spec.options.nodelay, false)
+                XCTAssertTrue(saved.first?.spec.capture ?? false)
+                let reconnecting = try await database.savedReconnecting()
+                XCTAssertEqual(reconnecting.map(\.spec.name), ["plc"])
+                XCTAssertEqual(reconnecting.first?.spec.send, ByteBuffer(string: "x"))
+            }
+            guard !(database is HistoryDatabase) else { return }
+            // Another instance of the same history has none of them, and restores only its own.
+            let other = try await open("other")
+            let theirs = try await other.savedListeners()
+            XCTAssertEqual(theirs.map(\.spec.name), [], name(database))
+            try await other.saveListener(ListenerSpec(name: "kept", address: .host("127.0.0.1", port: 1), mode: .echo), createdAt: Date())
+            let mine = try await database.savedListeners()
+            XCTAssertEqual(mine.first?.spec.mode, .reply(ByteBuffer(string: "hi"), closeAfterReply: true), "a name is each instance's own")
+            await other.close()
+        }
+    }
+
+    func testCaptureRecordsBothDirectionsUpToItsLimit() async throws {
+        try await each { database, _ in
+            try await withWriter(database, captureLimit: 10) { writer, switchboard in
+                let info = try await switchboard.createListener(ListenerSpec(name: "cap", address: .host("127.0.0.1", port: 0), mode: .echo, capture: true))
+                let peer = try await TestConnection.connect(port: Int(info.address.split(separator: ":").last!)!)
+                try await peer.send("abcdef")
+                try await peer.read(atLeast: 6)
+                await peer.close()
+                try await eventually("the close") { switchboard.counts.openSessions == 0 }
+                let written = await writer.waitUntilWritten()
+                XCTAssertTrue(written)
+                let session = try await database.page(HistoryFilter(), limit: 1).sessions[0]
+                XCTAssertTrue(session.capture)
+                XCTAssertTrue(session.captureTruncated, "12 bytes went through a 10-byte cap")
+                let messages = try await database.messages(sessionID: session.id)
+                XCTAssertEqual(messages.map(\.direction), ["in", "out"], name(database))
+                XCTAssertEqual(messages.map { String(decoding: $0.data, as: UTF8.self) }, ["abcdef", "abcd"])
+                let fetched = try await database.session(id: session.id)
+                XCTAssertEqual(fetched, session)
+            }
+        }
+    }
+
+    func testPagesWalkEveryRowOnceWhileNewSessionsArrive() async throws {
+        try await each { database, _ in
+            func insert(_ count: Int) async throws -> [String] {
+                let records = (0..<count).map { _ in Self.closed(SessionInfo.sample()) }
+                try await database.write(sessions: records, messages: [], aliveAt: Date())
+                return records.map(\.id)
+            }
+            let before = try await insert(250)
+            var seen: [String] = []
+            var cursor: String?
+            var arrived: [String] = []
+            repeat {
+                let page = try await database.page(HistoryFilter(), limit: 40, cursor: cursor)
+                seen += page.sessions.map(\.id)
+                cursor = page.nextCursor
+                arrived += try await insert(7)
+            } while cursor != nil
+            XCTAssertEqual(seen.count, Set(seen).count, "no row twice")
+            XCTAssertEqual(Set(seen), Set(before), "every row that was there, and only those, newest first")
+            XCTAssertEqual(seen, seen.sorted(by: >))
+            XCTAssertFalse(arrived.isEmpty)
+        }
+    }
+
+    func testFiltersNarrowAndStatsAddUp() async throws {
+        try await each { database, _ in
+            var rows: [SessionRecord] = []
+            for i in 0..<30 {
+                var record = SessionRecord(SessionInfo.sample(listener: i % 3 == 0 ? "a" : "b", remote: "10.0.0.\(i % 5):4000", bytes: UInt64(i)))
+                if i % 2 == 0 { record = Self.closed(SessionInfo.sample(listener: i % 3 == 0 ? "a" : "b", remote: "10.0.0.\(i % 5):4000", bytes: UInt64(i))) }
+                rows.append(record)
+            }
+            try await database.write(sessions: rows, messages: [], aliveAt: Date())
+            func count(_ filter: HistoryFilter) async throws -> Int { try await all(database, filter).count }
+            let a = try await count(HistoryFilter(listener: "a"))
+            XCTAssertEqual(a, 10, name(database))
+            let open = try await count(HistoryFilter(state: .open))
+            XCTAssertEqual(open, 15)
+            let closedA = try await count(HistoryFilter(listener: "a", state: .closed))
+            XCTAssertEqual(closedA, 5)
+            let remote = try await count(HistoryFilter(remote: "10.0.0.3"))
+            XCTAssertEqual(remote, 6)
+            let percent = try await count(HistoryFilter(remote: "%"))
+            XCTAssertEqual(percent, 0, "LIKE wildcards in a prefix are taken literally")
+            let big = try await count(HistoryFilter(minBytes: 40))
+            XCTAssertEqual(big, 10, "bytes in + out = 2i ≥ 40 for i ≥ 20")
+            let mine = try await count(HistoryFilter(instance: "test"))
+            XCTAssertEqual(mine, 30)
+            let theirs = try await count(HistoryFilter(instance: "other"))
+            XCTAssertEqual(theirs, 0)
+            let stats = try await database.stats(since: nil, until: nil)
+            XCTAssertEqual(stats.reduce(0) { $0 + $1.sessions }, 30)
+            XCTAssertEqual(stats.reduce(0) { $0 + $1.bytesIn }, Int64((0..<30).reduce(0, +)))
+            XCTAssertEqual(stats.map(\.listener), ["a", "a", "b", "b"])
+        }
+    }
+
+    func testTimeRangesAreHalfOpenOnOpeningTime() async throws {
+        try await each { database, _ in
+            let t0 = Date(timeIntervalSince1970: 1_790_000_000)
+            let times = [t0, t0.addingTimeInterval(0.001), t0.addingTimeInterval(3600), t0.addingTimeInterval(7200)]
+            try await database.write(sessions: times.map { SessionRecord(SessionInfo.sample(openedAt: $0)) }, messages: [], aliveAt: Date())
+            func count(_ filter: HistoryFilter) async throws -> Int { try await database.page(filter, limit: 100).sessions.count }
+            let fromStart = try await count(HistoryFilter(since: t0))
+            XCTAssertEqual(fromStart, 4, name(database))
+            let afterFirstMillisecond = try await count(HistoryFilter(since: t0.addingTimeInterval(0.001)))
+            XCTAssertEqual(afterFirstMillisecond, 3)
+            let untilStart = try await count(HistoryFilter(until: t0))
+            XCTAssertEqual(untilStart, 0, "until is exclusive")
+            let window = try await count(HistoryFilter(since: t0.addingTimeInterval(1800), until: t0.addingTimeInterval(5400)))
+            XCTAssertEqual(window, 1)
+            let withListener = try await count(HistoryFilter(listener: "l", state: .open, until: t0.addingTimeInterval(3600)))
+            XCTAssertEqual(withListener, 2)
+            let stats = try await database.stats(since: t0.addingTimeInterval(1), until: nil)
+            XCTAssertEqual(stats.reduce(0) { $0 + $1.sessions }, 2)
+            let first = try await database.page(HistoryFilter(), limit: 100).sessions.last
+            XCTAssertEqual(first?.openedAt, RFC3339.format(t0), "times read back as they were written, to the millisecond")
+        }
+    }
+
+    func testRetentionPrunesOldClosedSessionsAndKeepsOpenOnes() async throws {
+        try await each { database, _ in
+            let old = Date().addingTimeInterval(-10 * 86_400)
+            var rows: [SessionRecord] = []
+            for i in 0..<1_200 {
+                let info = SessionInfo.sample(openedAt: i < 1_100 ? old : Date())
+                rows.append(i == 0 ? SessionRecord(info) : Self.closed(info))
+            }
+            try await database.write(sessions: rows, messages: [], aliveAt: Date())
+            let pruned = try await database.prune(RetentionPolicy(days: 7), now: Date(), chunk: 100)
+            XCTAssertEqual(pruned, 1_099, "every old closed session, in chunks: \(name(database))")
+            let afterDays = try await database.count()
+            XCTAssertEqual(afterDays, 101)
+            let kept = try await database.prune(RetentionPolicy(sessions: 50))
+            XCTAssertEqual(kept, 50)
+            let afterCount = try await database.count()
+            XCTAssertEqual(afterCount, 51, "the 50 newest and the open one")
+        }
+    }
+
+    /// A closed row is never reopened, whichever order its records come in, within a batch or
+    /// across batches (a replayed spool, a retried segment).
+    func testAClosedSessionStaysClosed() async throws {
+        try await each { database, _ in
+            let info = SessionInfo.sample()
+            let closed = Self.closed(info)
+            try await database.write(sessions: [closed, SessionRecord(info)], messages: [], aliveAt: Date())
+            try await database.write(sessions: [SessionRecord(info)], messages: [], aliveAt: Date())
+            let row = try await database.session(id: info.id.rawValue)
+            XCTAssertEqual(row?.state, "closed", name(database))
+            XCTAssertEqual(row?.closeReason, "peer")
+        }
+    }
+
+    /// After a crash each instance marks only its own open sessions interrupted, closed when
+    /// it was last known alive.
+    func testEachInstanceMarksOnlyItsOwnOpenSessionsInterrupted() async throws {
+        try await each { database, open in
+            let alive = Date(timeIntervalSince1970: 1_790_000_000)
+            let mine = SessionRecord(SessionInfo.sample(openedAt: alive.addingTimeInterval(-60)))
+            try await database.write(sessions: [mine], messages: [], aliveAt: alive)
+            var theirs: SessionRecord?
+            if !(database is HistoryDatabase) {
+                let other = try await open("other")
+                let record = SessionRecord(SessionInfo.sample(openedAt: alive.addingTimeInterval(-60)))
+                try await other.write(sessions: [record], messages: [], aliveAt: alive)
+                theirs = record
+                await other.close()
+            }
+            let marked = try await database.markInterrupted()
+            XCTAssertEqual(marked, 1, name(database))
+            let row = try await database.session(id: mine.id)
+            XCTAssertEqual(row?.state, "interrupted")
+            XCTAssertEqual(row?.closedAt, RFC3339.format(alive), "closed when last known alive")
+            if let theirs {
+                let other = try await database.session(id: theirs.id)
+                XCTAssertEqual(other?.state, "open", "another instance's session is its own to mark")
+                XCTAssertEqual(other?.instance, "other")
+            }
+        }
+    }
+
+    /// A second service for the same instance is refused, naming the one that holds it; the
+    /// SQLite file refuses any second service.
+    func testASecondServiceOfTheSameInstanceIsRefusedNamingTheHolder() async throws {
+        try await each(instance: "held") { database, open in
+            do {
+                let second = try await open("held")
+                await second.close()
+                XCTFail("\(name(database)): a second store for a held instance")
+            } catch let error as StoreHeld {
+                XCTAssertTrue(error.description.contains("instance 'held'"), error.description)
+                XCTAssertTrue(error.description.contains("pid \(getpid())"), error.description)
+            }
+            await database.close()
+            let again = try await open("held")
+            await again.close()
+        }
+    }
+}
