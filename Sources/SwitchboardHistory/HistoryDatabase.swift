@@ -37,7 +37,7 @@ public final class HistoryDatabase: Sendable {
         pool = try DatabasePool(path: path, configuration: configuration)
         try Self.migrator(migrations).migrate(pool)
         identity = FileIdentity(path: path)
-        if migrations.contains(where: { $0.name == "0008_instance" }) {
+        if migrations.contains(where: { $0.name == "0009_instance" }) {
             try pool.write { db in
                 // Rows from before instances existed are the file's own: its first instance takes them.
                 try db.execute(sql: "UPDATE listeners SET instance = ? WHERE instance IS NULL", arguments: [instance])

@@ -64,7 +64,7 @@ public struct HistoryFilter: Sendable {
             if !selective && state != .closed { clauses.append("state != 'closed'") }
         }
         if let remotePattern { add("remote_address LIKE ? ESCAPE '\\'", remotePattern) }
-        // No index: a file's sessions are nearly all its one instance's (migrations/0008).
+        // No index: a file's sessions are nearly all its one instance's (migrations/0009).
         if let instance { add("instance = ?", instance) }
         // Ids are ULIDs: their first ten characters are the opening millisecond, so a time range
         // is also an id range on the primary key, in the order pages are read. A millisecond of
