@@ -110,7 +110,7 @@ public final class HistoryDatabase: Sendable {
             let address = endpoint(record.address, "address")
             let spec = ListenerSpec(
                 name: record.name, address: address, mode: mode, maxSessions: record.maxSessions, capture: record.capture,
-                options: StoredOptions.decode(record.options)
+                options: StoredOptions.decode(record.options), enabled: record.enabled
             )
             return SavedListener(spec: spec, createdAt: RFC3339.parse(record.createdAt) ?? Date(), problem: problems.isEmpty ? nil : problems.joined(separator: "; "))
         }
@@ -243,7 +243,7 @@ extension HistoryDatabase: ListenerStore {
         var record = ListenerRecord(
             name: spec.name, address: spec.address.description, mode: spec.mode.name, reply: nil,
             closeAfterReply: false, maxSessions: spec.maxSessions, capture: spec.capture, createdAt: RFC3339.format(createdAt),
-            forwardTo: nil, resetOnFailure: false, options: StoredOptions.encode(spec.options)
+            forwardTo: nil, resetOnFailure: false, options: StoredOptions.encode(spec.options), enabled: spec.enabled
         )
         switch spec.mode {
         case .reply(let bytes, let closeAfterReply):

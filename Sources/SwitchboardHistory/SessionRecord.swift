@@ -138,9 +138,10 @@ struct ListenerRecord: Codable, FetchableRecord, PersistableRecord {
     var forwardTo: String?
     var resetOnFailure: Bool
     var options: String?
+    var enabled: Bool
 
     enum CodingKeys: String, CodingKey {
-        case name, address, mode, reply, capture, options
+        case name, address, mode, reply, capture, options, enabled
         case closeAfterReply = "close_after_reply"
         case maxSessions = "max_sessions"
         case createdAt = "created_at"
