@@ -112,6 +112,18 @@ let package = Package(
             ],
             plugins: ["EmbedFiles"]
         ),
+        // Toxiproxy's HTTP API (2.12) on a port of its own, over the core: a proxy is a forward
+        // listener, a toxic a fault on it, so Toxiproxy's clients drive switchboard unchanged.
+        .target(
+            name: "SwitchboardToxiproxy",
+            dependencies: [
+                "SwitchboardCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // The whole service built from its Settings in one function, buildService: history,
         // core, metrics, retention, the API and the systemd pieces in one ServiceGroup. The
         // executable runs it and the API tests run it, so what is tested is what is served.
@@ -123,6 +135,7 @@ let package = Package(
                 "SwitchboardHistory",
                 "SwitchboardSystemd",
                 "SwitchboardAPI",
+                "SwitchboardToxiproxy",
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
@@ -225,6 +238,17 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .testTarget(
+            name: "SwitchboardToxiproxyTests",
+            dependencies: [
+                "SwitchboardToxiproxy",
+                "SwitchboardService",
+                "SwitchboardCore",
+                "SwitchboardTestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
         // Starts the built binary and talks to it over HTTP, as an operator would.

@@ -8,6 +8,8 @@ import SwitchboardHistory
 public struct Settings: Sendable {
     /// Where the API listens unless systemd passes its socket.
     public var api: Endpoint
+    /// Where Toxiproxy's HTTP API listens (its clients' customary port is 8474); nil: not served.
+    public var toxiproxyAPI: Endpoint?
     /// The SQLite file of the session history.
     public var db: String
     /// The spool beside the history file; 0 runs without one.
@@ -30,6 +32,7 @@ public struct Settings: Sendable {
 
     public init(
         api: Endpoint = .host("127.0.0.1", port: 7700),
+        toxiproxyAPI: Endpoint? = nil,
         db: String = "./switchboard.sqlite3",
         historySpoolMB: Int = SessionSpool.defaultBytes >> 20,
         retainDays: Int? = nil,
@@ -48,6 +51,7 @@ public struct Settings: Sendable {
         outboundPolicy: OutboundPolicy = .allowAll
     ) {
         self.api = api
+        self.toxiproxyAPI = toxiproxyAPI
         self.db = db
         self.historySpoolMB = historySpoolMB
         self.retainDays = retainDays
