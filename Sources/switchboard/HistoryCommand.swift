@@ -40,6 +40,7 @@ struct HistoryCommand: AsyncParsableCommand {
         @Option(help: "Remote address or a prefix of it, e.g. 127.0.0.1: or 10.1.") var remote: String?
         @Option(help: ArgumentHelp("Sessions opened at or after this RFC 3339 time.", valueName: "time")) var since: String?
         @Option(help: ArgumentHelp("Sessions opened before this RFC 3339 time.", valueName: "time")) var until: String?
+        @Option(help: "Only sessions a fault of this name applied to (its toxicity draw said yes).") var fault: String?
         @Option(help: "At most this many sessions (table and json; ndjson and csv print all).") var limit: Int = 100
         @Option(help: "table (for people), json, ndjson or csv.") var format: Format = .table
 
@@ -54,7 +55,7 @@ struct HistoryCommand: AsyncParsableCommand {
             let history = try location.open()
             let filter = HistoryFilter(
                 listener: listener, name: name, role: role, state: state, remote: remote,
-                since: since.flatMap(RFC3339.parse), until: until.flatMap(RFC3339.parse)
+                since: since.flatMap(RFC3339.parse), until: until.flatMap(RFC3339.parse), fault: fault
             )
             switch format {
             case .ndjson:
