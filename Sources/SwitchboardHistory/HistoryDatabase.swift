@@ -108,9 +108,11 @@ public final class HistoryDatabase: Sendable {
                 mode = .hold
             }
             let address = endpoint(record.address, "address")
+            let faults = StoredFaults.decode(record.faults)
+            if let problem = faults.problem { problems.append(problem) }
             let spec = ListenerSpec(
                 name: record.name, address: address, mode: mode, maxSessions: record.maxSessions, capture: record.capture,
-                options: StoredOptions.decode(record.options), enabled: record.enabled
+                options: StoredOptions.decode(record.options), faults: faults.faults, enabled: record.enabled
             )
             return SavedListener(spec: spec, createdAt: RFC3339.parse(record.createdAt) ?? Date(), problem: problems.isEmpty ? nil : problems.joined(separator: "; "))
         }
@@ -119,37 +121,46 @@ public final class HistoryDatabase: Sendable {
     /// The reconnecting sessions to bring back at start-up.
     public func savedReconnecting() throws -> [SavedReconnecting] {
         try pool.read { db in try ReconnectingRecord.order(Column("created_at")).fetchAll(db) }.map { record in
-            var problem: String?
+            var problems: [String] = []
             let endpoint: Endpoint
             do {
                 endpoint = try Endpoint(parsing: record.connect)
             } catch {
-                problem = "the stored connect address '\(record.connect)' cannot be read: \(error)"
+                problems.append("the stored connect address '\(record.connect)' cannot be read: \(error)")
                 endpoint = .host(record.connect, port: 0)
             }
+            let faults = StoredFaults.decode(record.faults)
+            if let problem = faults.problem { problems.append(problem) }
             let spec = ConnectSpec(
                 endpoint: endpoint, name: record.name, send: record.send.map { ByteBuffer(bytes: $0) },
                 connectTimeout: .milliseconds(record.connectTimeoutMs), capture: record.capture,
                 options: StoredOptions.decode(record.options),
-                reconnect: ReconnectPolicy(initial: .milliseconds(record.initialMs), max: .milliseconds(record.maxMs), jitter: record.jitter)
+                reconnect: ReconnectPolicy(initial: .milliseconds(record.initialMs), max: .milliseconds(record.maxMs), jitter: record.jitter),
+                faults: faults.faults
             )
-            return SavedReconnecting(spec: spec, createdAt: RFC3339.parse(record.createdAt) ?? Date(), problem: problem)
+            return SavedReconnecting(
+                spec: spec, createdAt: RFC3339.parse(record.createdAt) ?? Date(), problem: problems.isEmpty ? nil : problems.joined(separator: "; ")
+            )
         }
     }
 
     // MARK: Writes
 
     /// A session's row as last reported. A closed row is never made open again: the spool's
-    /// records of a session can be written after its close (a replay, a retried segment).
+    /// records of a session can be written after its close (a replay, a retried segment). A
+    /// fault log only grows, so the longer one is the later and wins, whichever record comes
+    /// last (one without a log never erases one).
     static let upsertSQL = """
         INSERT INTO sessions (id, role, listener, name, local_address, remote_address, state, opened_at,
-                              closed_at, close_reason, bytes_in, bytes_out, partner_id, capture, capture_truncated)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                              closed_at, close_reason, bytes_in, bytes_out, partner_id, capture, capture_truncated, faults)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
         ON CONFLICT (id) DO UPDATE SET
             state = excluded.state, closed_at = excluded.closed_at, close_reason = excluded.close_reason,
             bytes_in = excluded.bytes_in, bytes_out = excluded.bytes_out,
             partner_id = coalesce(excluded.partner_id, partner_id),
-            capture_truncated = excluded.capture_truncated
+            capture_truncated = excluded.capture_truncated,
+            faults = CASE WHEN json_array_length(excluded.faults) >= coalesce(json_array_length(sessions.faults), 0)
+                          THEN excluded.faults ELSE sessions.faults END
         WHERE excluded.state != 'open' OR sessions.state = 'open'
         """
 
@@ -243,7 +254,8 @@ extension HistoryDatabase: ListenerStore {
         var record = ListenerRecord(
             name: spec.name, address: spec.address.description, mode: spec.mode.name, reply: nil,
             closeAfterReply: false, maxSessions: spec.maxSessions, capture: spec.capture, createdAt: RFC3339.format(createdAt),
-            forwardTo: nil, resetOnFailure: false, options: StoredOptions.encode(spec.options), enabled: spec.enabled
+            forwardTo: nil, resetOnFailure: false, options: StoredOptions.encode(spec.options), faults: StoredFaults.encode(spec.faults),
+            enabled: spec.enabled
         )
         switch spec.mode {
         case .reply(let bytes, let closeAfterReply):
@@ -279,7 +291,7 @@ extension HistoryDatabase: ListenerStore {
             name: spec.name ?? "", connect: spec.endpoint.description, send: spec.send.map { Data($0.readableBytesView) },
             capture: spec.capture, connectTimeoutMs: spec.connectTimeout.wholeMilliseconds,
             initialMs: policy.initial.wholeMilliseconds, maxMs: policy.max.wholeMilliseconds, jitter: policy.jitter,
-            options: StoredOptions.encode(spec.options), createdAt: RFC3339.format(createdAt)
+            options: StoredOptions.encode(spec.options), createdAt: RFC3339.format(createdAt), faults: StoredFaults.encode(spec.faults)
         )
         try refuseIfFileGone()
         try await pool.write { db in try record.save(db) }
@@ -289,6 +301,21 @@ extension HistoryDatabase: ListenerStore {
         _ = try await pool.write { db in try ReconnectingRecord.deleteOne(db, key: name) }
     }
 
-    // Placeholder until the faults migration: faults are not stored yet.
-    public func saveFaults(_ faults: [Fault], on target: FaultTarget) async throws {}
+    /// Replaces the stored list. A target with no stored row (deleted meanwhile) is an error:
+    /// the change would not survive a restart.
+    public func saveFaults(_ faults: [Fault], on target: FaultTarget) async throws {
+        let table: String, name: String
+        switch target {
+        case .listener(let listener): (table, name) = (ListenerRecord.databaseTableName, listener)
+        case .reconnecting(let session): (table, name) = (ReconnectingRecord.databaseTableName, session)
+        case .session: return
+        }
+        let text = StoredFaults.encode(faults)
+        try refuseIfFileGone()
+        let changed = try await pool.write { db in
+            try db.execute(sql: "UPDATE \(table) SET faults = ? WHERE name = ?", arguments: [text, name])
+            return db.changesCount
+        }
+        guard changed == 1 else { throw FileProblem(description: "\(target) is not in the history file") }
+    }
 }

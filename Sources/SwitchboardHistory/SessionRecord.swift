@@ -23,6 +23,8 @@ public struct SessionRecord: Codable, Sendable, FetchableRecord, PersistableReco
     public var bytesOut: Int64
     public var partnerId: String?
     public var captureTruncated: Bool
+    /// Every fault that met the session, whether it applied, and when.
+    public var faults: [SessionFaultRecord]
 
     public enum CodingKeys: String, CodingKey, CaseIterable, ColumnExpression {
         case id, role, listener, name, state, capture
@@ -35,6 +37,7 @@ public struct SessionRecord: Codable, Sendable, FetchableRecord, PersistableReco
         case bytesOut = "bytes_out"
         case partnerId = "partner_id"
         case captureTruncated = "capture_truncated"
+        case faults
     }
 
     public init(_ info: SessionInfo) {
@@ -53,12 +56,13 @@ public struct SessionRecord: Codable, Sendable, FetchableRecord, PersistableReco
         partnerId = info.partnerID?.rawValue
         capture = info.capture
         captureTruncated = info.captureTruncated
+        faults = info.faults.map(SessionFaultRecord.init)
     }
 
     init(
         id: String, role: String, listener: String?, name: String?, localAddress: String?, remoteAddress: String?,
         state: String, openedAt: String, closedAt: String?, closeReason: String?, bytesIn: Int64, bytesOut: Int64,
-        partnerId: String?, capture: Bool, captureTruncated: Bool
+        partnerId: String?, capture: Bool, captureTruncated: Bool, faults: [SessionFaultRecord] = []
     ) {
         self.id = id
         self.role = role
@@ -75,12 +79,25 @@ public struct SessionRecord: Codable, Sendable, FetchableRecord, PersistableReco
         self.partnerId = partnerId
         self.capture = capture
         self.captureTruncated = captureTruncated
+        self.faults = faults
+    }
+
+    /// Read by column name, the fault log from its JSON text (NULL: none).
+    public init(row: Row) throws {
+        self.init(
+            id: row["id"], role: row["role"], listener: row["listener"], name: row["name"],
+            localAddress: row["local_address"], remoteAddress: row["remote_address"], state: row["state"],
+            openedAt: row["opened_at"], closedAt: row["closed_at"], closeReason: row["close_reason"],
+            bytesIn: row["bytes_in"], bytesOut: row["bytes_out"], partnerId: row["partner_id"],
+            capture: row["capture"], captureTruncated: row["capture_truncated"],
+            faults: SessionFaultRecord.log(column: row["faults"])
+        )
     }
 
     /// The values of `HistoryDatabase.upsertSQL`, in its column order.
     var upsertArguments: StatementArguments {
         [id, role, listener, name, localAddress, remoteAddress, state, openedAt, closedAt, closeReason, bytesIn, bytesOut,
-         partnerId, capture, captureTruncated]
+         partnerId, capture, captureTruncated, SessionFaultRecord.column(faults)]
     }
 
     /// The CSV columns, in table order.
@@ -90,6 +107,7 @@ public struct SessionRecord: Codable, Sendable, FetchableRecord, PersistableReco
         let fields: [String?] = [
             id, role, listener, name, state, capture ? "1" : "0", localAddress, remoteAddress, openedAt, closedAt,
             closeReason, String(bytesIn), String(bytesOut), partnerId, captureTruncated ? "1" : "0",
+            SessionFaultRecord.column(faults),
         ]
         return fields.map { Self.csvField($0) }.joined(separator: ",")
     }
@@ -138,10 +156,12 @@ struct ListenerRecord: Codable, FetchableRecord, PersistableRecord {
     var forwardTo: String?
     var resetOnFailure: Bool
     var options: String?
+    /// `StoredFaults`: JSON, NULL for none.
+    var faults: String?
     var enabled: Bool
 
     enum CodingKeys: String, CodingKey {
-        case name, address, mode, reply, capture, options, enabled
+        case name, address, mode, reply, capture, options, faults, enabled
         case closeAfterReply = "close_after_reply"
         case maxSessions = "max_sessions"
         case createdAt = "created_at"
@@ -163,9 +183,11 @@ struct ReconnectingRecord: Codable, FetchableRecord, PersistableRecord {
     var jitter: Bool
     var options: String?
     var createdAt: String
+    /// `StoredFaults`: JSON, NULL for none.
+    var faults: String?
 
     enum CodingKeys: String, CodingKey {
-        case name, connect, send, capture, jitter, options
+        case name, connect, send, capture, jitter, options, faults
         case connectTimeoutMs = "connect_timeout_ms"
         case initialMs = "initial_ms"
         case maxMs = "max_ms"

@@ -17,7 +17,7 @@ struct HistoryController {
 
     enum Format: String, CaseIterable { case json, ndjson, csv }
 
-    static let filterParameters: Set<String> = ["listener", "name", "role", "state", "remote", "since", "until", "min_bytes"]
+    static let filterParameters: Set<String> = ["listener", "name", "role", "state", "remote", "since", "until", "min_bytes", "fault"]
 
     @Sendable func list(_ request: Request, context: APIRequestContext) async throws -> Response {
         let query = try Query(request, allowed: Self.filterParameters.union(["limit", "cursor", "format"]))
@@ -106,7 +106,8 @@ struct HistoryController {
             remote: query["remote"],
             since: try time(query, "since"),
             until: try time(query, "until"),
-            minBytes: (try query.integer("min_bytes", in: 0...UInt64(Int64.max))).map { Int64($0) }
+            minBytes: (try query.integer("min_bytes", in: 0...UInt64(Int64.max))).map { Int64($0) },
+            fault: query["fault"]
         )
     }
 

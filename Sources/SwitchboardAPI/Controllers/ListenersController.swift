@@ -97,6 +97,9 @@ struct ListenersController {
             nodelay: body.nodelay, keepalive: body.keepalive, idleTimeoutMs: body.idleTimeoutMs,
             connectTimeoutMs: body.connectTimeoutMs, backlog: body.backlog
         )
-        return ListenerSpec(name: body.name, address: address, mode: mode, maxSessions: body.maxSessions?.value, capture: body.capture ?? false, options: options)
+        return ListenerSpec(
+            name: body.name, address: address, mode: mode, maxSessions: body.maxSessions?.value, capture: body.capture ?? false,
+            options: options, faults: try body.faults?.faults() ?? []
+        )
     }
 }

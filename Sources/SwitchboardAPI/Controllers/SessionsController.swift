@@ -40,6 +40,7 @@ struct SessionsController {
             nodelay: body.nodelay, keepalive: body.keepalive, idleTimeoutMs: body.idleTimeoutMs,
             connectTimeoutMs: body.connectTimeoutMs, backlog: nil
         )
+        spec.faults = try body.faults?.faults() ?? []
         if let timeout = spec.options.connectTimeout {
             spec.connectTimeout = timeout
             spec.options.connectTimeout = nil

@@ -29,7 +29,7 @@ final class HTTP1RequestRules: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// The methods the API serves somewhere, for the `Allow` of the answer to CONNECT; a test
     /// keeps it equal to the router's.
-    static let servedMethods = "DELETE, GET, POST"
+    static let servedMethods = "DELETE, GET, PATCH, POST"
 
     private var requestsPassed = 0
     private var finalAnswersStarted = 0

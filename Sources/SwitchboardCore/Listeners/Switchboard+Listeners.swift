@@ -77,7 +77,7 @@ extension Switchboard {
         }
         try spec.faults.validate()
         if case .forward = spec.mode {} else if let fault = spec.faults.first(where: { $0.type == .connectDelay }) {
-            throw SwitchboardError(.invalidArgument, "fault '\(fault.name)': connect_delay delays the upstream connect of a forward listener; a \(spec.mode.name) listener has none")
+            throw SwitchboardError(.invalidArgument, "fault '\(fault.name)': connect_delay delays the upstream connect of a forward listener; a listener in mode \(spec.mode.name) has none")
         }
     }
 
