@@ -50,8 +50,7 @@ enum BodyReading {
         case is String.Type: "a string"
         case is Bool.Type: "true or false"
         case is Double.Type: "a number"
-        case is [ProxyInput].Type, is [ToxicInput].Type: "an array"
-        default: "an object"
+        default: String(describing: type).hasPrefix("Array") ? "an array" : "an object"
         }
     }
 }
