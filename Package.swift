@@ -258,7 +258,7 @@ let package = Package(
                 "switchboard",
                 "SwitchboardTestSupport",
             ],
-            exclude: ["SeedPeers", "Scripts"]
+            exclude: ["SeedPeers", "Scripts", "Toxiproxy"]
         ),
     ]
 )
