@@ -48,6 +48,27 @@ final class ToxiproxyClientTests: XCTestCase {
         XCTAssertEqual(listen(made.output), listen(checked.output), "the proxy listens where it did")
     }
 
+    /// Its clients send no token, so a token file does not let it off loopback; the flag and
+    /// the environment alike.
+    func testServeRefusesAToxiproxyAPIOffLoopbackTokenOrNot() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("switchboard-toxi-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let token = folder.appendingPathComponent("token").path
+        try "a-token".write(toFile: token, atomically: true, encoding: .utf8)
+        let db = folder.appendingPathComponent("h.sqlite3").path
+        let flag = try await runSwitchboard(["serve", "--api", "127.0.0.1:0", "--db", db, "--token-file", token, "--toxiproxy-api", "0.0.0.0:0"])
+        XCTAssertNotEqual(flag.status, 0)
+        XCTAssertTrue(flag.output.contains("refusing to serve the Toxiproxy API on 0.0.0.0:0"), flag.output)
+        let environment = try await runSwitchboard(["serve", "--api", "127.0.0.1:0", "--db", db], environment: ["SWITCHBOARD_TOXIPROXY_API": "[::]:0"])
+        XCTAssertNotEqual(environment.status, 0)
+        XCTAssertTrue(environment.output.contains("refusing to serve the Toxiproxy API on [::]:0"), environment.output)
+        let bad = try await runSwitchboard(["serve", "--api", "127.0.0.1:0", "--db", db, "--toxiproxy-api", "8474"])
+        XCTAssertEqual(bad.status, 2, "a usage error: \(bad.output)")
+        XCTAssertTrue(bad.output.contains("--toxiproxy-api / SWITCHBOARD_TOXIPROXY_API"), bad.output)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: db), "refused before the history file is made")
+    }
+
     static func start(in directory: URL? = nil) async throws -> ServiceProcess {
         let service = try await ServiceProcess.start(["--toxiproxy-api", "127.0.0.1:0"], in: directory)
         try await eventually("the Toxiproxy API address in the log:\n\(service.output)") { (try? service.toxiproxyPort()) != nil }
