@@ -134,4 +134,80 @@ final class FaultEffectTests: XCTestCase {
             return sessions.first?["close_reason"] as? String == "fault: reset_peer"
         }
     }
+
+    private func listener(_ service: ServiceProcess, _ name: String, _ mode: String, _ fault: String, extra: String = "") async throws -> Int {
+        let created = try await service.api.post("/v1/listeners", json: """
+            {"name":"\(name)","address":"127.0.0.1:0","mode":"\(mode)"\(extra),"faults":[\(fault)]}
+            """)
+        XCTAssertEqual(created.status, 201, created.text)
+        return port(of: created)
+    }
+
+    /// The rest of the types on real sockets against the binary, each seen from its client.
+    func testEveryOtherTypeSeenFromAClient() async throws {
+        let service = try await ServiceProcess.start()
+        defer { Task { await service.stop() } }
+        let upstream = try await TestUpstream.start(.echo)
+        defer { Task { await upstream.stop() } }
+        let forward = #","forward_to":"127.0.0.1:\#(upstream.port)""#
+
+        // limit_data: exactly its bytes, then the close.
+        let limited = try await TestConnection.connect(port: try await listener(service, "limit", "echo",
+            #"{"name":"cap","type":"limit_data","direction":"upstream","attributes":{"bytes":10}}"#))
+        try await limited.send("0123456789abcdef")
+        try await limited.waitForClose()
+        XCTAssertEqual(limited.receivedText, "0123456789")
+
+        // corrupt with a count: one bit flipped in each of the first 3 bytes, the rest as sent.
+        let corrupted = try await TestConnection.connect(port: try await listener(service, "corrupt", "echo",
+            #"{"name":"bits","type":"corrupt","attributes":{"count":3}}"#))
+        let sent = Array("corrupt me, please".utf8)
+        try await corrupted.send(sent)
+        let echoed = try await corrupted.read(atLeast: sent.count)
+        XCTAssertEqual(zip(echoed, sent).map { ($0 ^ $1).nonzeroBitCount }, [1, 1, 1] + Array(repeating: 0, count: sent.count - 3))
+
+        // slicer: the echo arrives in pieces of its size, in order.
+        let sliced = try await TestConnection.connect(port: try await listener(service, "slice", "forward",
+            #"{"name":"s","type":"slicer","attributes":{"average_size":4,"size_variation":0,"delay":2000}}"#, extra: forward))
+        let text = String(repeating: "slices!", count: 20)
+        try await sliced.send(text)
+        try await sliced.read(atLeast: text.utf8.count)
+        XCTAssertEqual(sliced.receivedText, text)
+
+        // blackhole: nothing back, and the connection stays open for the next fault-free byte
+        // the other way (its upstream gets it).
+        let holed = try await TestConnection.connect(port: try await listener(service, "hole", "forward",
+            #"{"name":"h","type":"blackhole"}"#, extra: forward))
+        try await holed.send("into the void")
+        try await eventually("the upstream got the bytes") { upstream.bytesReceived >= 13 + text.utf8.count }
+        XCTAssertEqual(holed.receivedCount, 0)
+        XCTAssertFalse(holed.isClosed)
+
+        // timeout with a time: closed that long after the connection opened, nothing passed.
+        let start = ContinuousClock.now
+        let timed = try await TestConnection.connect(port: try await listener(service, "timeout", "echo",
+            #"{"name":"t","type":"timeout","direction":"upstream","attributes":{"timeout":300}}"#))
+        try await timed.send("hello?")
+        try await timed.waitForClose()
+        XCTAssertGreaterThanOrEqual(ContinuousClock.now - start, .milliseconds(300))
+        XCTAssertEqual(timed.receivedCount, 0)
+
+        // slow_close: the reply comes at once, its FIN 300 ms later.
+        let slow = try await TestConnection.connect(port: try await listener(service, "bye", "reply",
+            #"{"name":"sc","type":"slow_close","attributes":{"delay":300}}"#, extra: #","reply":"bye","close_after_reply":true"#))
+        try await slow.send("x")
+        try await slow.read(atLeast: 3)
+        let answered = ContinuousClock.now
+        try await slow.waitForClose()
+        XCTAssertGreaterThanOrEqual(ContinuousClock.now - answered, .milliseconds(250))
+
+        // connect_delay: the upstream is connected that much later; nothing sent meanwhile is lost.
+        let opening = ContinuousClock.now
+        let delayed = try await TestConnection.connect(port: try await listener(service, "late", "forward",
+            #"{"name":"d","type":"connect_delay","attributes":{"delay":300}}"#, extra: forward))
+        try await delayed.send("early")
+        try await delayed.read(atLeast: 5)
+        XCTAssertGreaterThanOrEqual(ContinuousClock.now - opening, .milliseconds(300))
+        XCTAssertEqual(delayed.receivedText, "early")
+    }
 }
