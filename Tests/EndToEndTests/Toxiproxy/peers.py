@@ -147,7 +147,7 @@ class Checks:
     def run(self, name, check):
         started = time.monotonic()
         try:
-            check()
+            measured = check()
         except Exception as error:  # noqa: BLE001 - every failure is reported by name
             import traceback
             self.failed.append(name)
@@ -155,7 +155,8 @@ class Checks:
             traceback.print_exc()
         else:
             self.passed += 1
-            print("ok   %s (%.0f ms)" % (name, (time.monotonic() - started) * 1000), flush=True)
+            note = (": " + measured) if measured else ""
+            print("ok   %s (%.0f ms)%s" % (name, (time.monotonic() - started) * 1000, note), flush=True)
 
     def finish(self):
         print("%d checks passed, %d failed%s" % (self.passed, len(self.failed), (": " + ", ".join(self.failed)) if self.failed else ""))

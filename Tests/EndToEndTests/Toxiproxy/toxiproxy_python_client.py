@@ -106,6 +106,7 @@ def run():
         assert hit, "the connection the latency met is in the history with it"
         proxy.destroy_toxic("latency_downstream")
         assert peers.round_trip(state["echo"]) < 0.2
+        return "round trip %.1f ms under latency 200, %.1f ms without" % (timed * 1000, baseline * 1000)
 
     def bandwidth():
         proxy = server.get_proxy("bulk")
@@ -114,6 +115,7 @@ def run():
         assert data == peers.pattern(100000)
         assert 0.9 <= seconds < 2.0, "100,000 bytes at 100 KB/s took %.3f s" % seconds
         proxy.destroy_toxic("bandwidth_downstream")
+        return "100,000 bytes in %.3f s at rate 100 (%.1f KB/s)" % (seconds, 100 / seconds)
 
     def slow_close():
         proxy = server.get_proxy("bulk")
@@ -122,6 +124,7 @@ def run():
         assert data == peers.pattern(10)
         assert 0.3 <= seconds < 0.8, "the close came %.3f s after the request" % seconds
         proxy.destroy_toxic("slow_close_downstream")
+        return "closed %.1f ms after the request under delay 300" % (seconds * 1000)
 
     def timeout():
         proxy = server.get_proxy("echo")
@@ -138,6 +141,7 @@ def run():
         assert data == b"", "nothing passes a timeout toxic"
         assert 0.3 <= seconds < 0.8, "closed after %.3f s" % seconds
         proxy.destroy_toxic("timeout_downstream")
+        return "closed after %.1f ms under timeout 300, nothing passed" % (seconds * 1000)
 
     def reset_peer():
         proxy = server.get_proxy("echo")
@@ -147,6 +151,7 @@ def run():
             error = raises(OSError, lambda: peers.read_to_end(s))
             assert peers.is_reset(error), "ECONNRESET, not %r" % error
         proxy.destroy_toxic("reset_peer_upstream")
+        return "ECONNRESET"
 
     def slicer():
         proxy = server.get_proxy("bulk")
@@ -155,6 +160,7 @@ def run():
         assert data == peers.pattern(2000), "sliced, not changed"
         assert reads >= 8, "2,000 bytes in slices of about 100 with 5 ms between came in %d reads" % reads
         proxy.destroy_toxic("slicer_downstream")
+        return "2,000 bytes in %d reads" % reads
 
     def limit_data():
         proxy = server.get_proxy("bulk")
@@ -162,6 +168,7 @@ def run():
         data, _, _ = peers.fetch(state["bulk"], 5000)
         assert data == peers.pattern(1000), "closed at exactly 1,000 bytes, got %d" % len(data)
         proxy.destroy_toxic("limit_data_downstream")
+        return "%d bytes, then the close" % len(data)
 
     def toxicity_and_lookup():
         proxy = server.get_proxy("echo")
