@@ -93,7 +93,8 @@ final class ReadmeWalkthroughTests: XCTestCase {
                 .write(to: folder.appendingPathComponent("\(Self.seedFolder)/\(name)"), atomically: true, encoding: .utf8)
         }
 
-        var script = ""
+        // Its process group, to end what a failed step leaves running (a seed server waiting).
+        var script = "printf '@@group %s@@\\n' \"$$\"\n"
         for (index, step) in steps.enumerated() {
             script += "printf '\\n@@step \(index)@@\\n'\n" + step.lines.map(substituted).joined(separator: "\n") + "\n"
         }
@@ -103,18 +104,20 @@ final class ReadmeWalkthroughTests: XCTestCase {
 
         // In C messages, as a terminal in English shows them; output and errors in one pipe, in
         // the order they came (a file would not do: `tee /dev/stderr` opens it anew, from its
-        // start). A session of its own, so that whatever a failed step leaves running (a seed
-        // server still waiting) is ended with it.
+        // start). In a session of its own (setsid forks when it must: --wait waits for that
+        // child), so that all it started can be ended with its group.
         let run = try ServiceProcess(
-            executable: URL(fileURLWithPath: "/usr/bin/setsid"), arguments: ["/bin/bash", file.path],
+            executable: URL(fileURLWithPath: "/usr/bin/setsid"), arguments: ["--wait", "/bin/bash", file.path],
             directory: folder, environment: ["LC_ALL": "C"]
         )
-        let group = run.process.processIdentifier
-        defer { kill(-group, SIGKILL) }
-        _ = try? await run.waitForExit(timeout: .seconds(120))
-        kill(-group, SIGKILL)
-        try await eventually("the walkthrough's output to its end") { run.outputComplete }
+        let finished = (try? await run.waitForExit(timeout: .seconds(120))) != nil
+        if let line = run.output.split(separator: "\n").first, line.hasPrefix("@@group "), let group = Int32(line.dropFirst(8).dropLast(2)) {
+            kill(-group, SIGKILL)
+        }
+        if !finished { run.signal(SIGKILL) }
+        try? await eventually("the walkthrough's output to its end") { run.outputComplete }
         let output = run.output
+        XCTAssertTrue(finished, "the walkthrough did not finish in 2 minutes:\n\(output)")
 
         for (index, step) in steps.enumerated() {
             guard let start = output.range(of: "@@step \(index)@@\n"),
