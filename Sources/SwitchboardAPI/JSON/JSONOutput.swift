@@ -30,18 +30,29 @@ final class JSONOutput {
         append(bracket)
     }
 
-    /// `,"key":` (the comma when not first), or just the comma for an array element.
+    /// `,"key":` (the comma when not first), or just the comma for an array element; indented,
+    /// on a new line and with a space after the colon. One branch on the compact path.
     func element(key: String?, comma: Bool) {
-        Self.element(&bytes, key: key, comma: comma, indentedAt: style == .indented ? depth : nil)
+        if style == .compact {
+            Self.element(&bytes, key: key, comma: comma)
+        } else {
+            Self.indentedElement(&bytes, key: key, comma: comma, depth: depth)
+        }
     }
 
-    private static func element(_ bytes: inout [UInt8], key: String?, comma: Bool, indentedAt depth: Int?) {
+    private static func element(_ bytes: inout [UInt8], key: String?, comma: Bool) {
         if comma { bytes.append(UInt8(ascii: ",")) }
-        if let depth { newline(&bytes, depth: depth) }
         guard let key else { return }
         string(&bytes, key)
         bytes.append(UInt8(ascii: ":"))
-        if depth != nil { bytes.append(UInt8(ascii: " ")) }
+    }
+
+    private static func indentedElement(_ bytes: inout [UInt8], key: String?, comma: Bool, depth: Int) {
+        if comma { bytes.append(UInt8(ascii: ",")) }
+        newline(&bytes, depth: depth)
+        guard let key else { return }
+        string(&bytes, key)
+        bytes.append(contentsOf: [UInt8(ascii: ":"), UInt8(ascii: " ")])
     }
 
     private static func newline(_ bytes: inout [UInt8], depth: Int) {
