@@ -36,7 +36,7 @@ struct FaultsController {
 
     @Sendable func list(_ request: Request, context: APIRequestContext) async throws -> Response {
         _ = try Query(request, allowed: [])
-        return try JSONResponse.make(FaultList(try switchboard.faults(on: try target(context))))
+        return try JSONResponse.make(FaultList(try switchboard.faults(on: try target(context))), style: context.jsonStyle)
     }
 
     @Sendable func add(_ request: Request, context: APIRequestContext) async throws -> Response {
@@ -47,7 +47,7 @@ struct FaultsController {
         // Before the core's duplicate check: a fault that could never be added is a 400 first.
         try fault.validate()
         try await switchboard.addFault(fault, to: target)
-        return try JSONResponse.make(FaultResponse(fault: fault), status: .created)
+        return try JSONResponse.make(FaultResponse(fault: fault), status: .created, style: context.jsonStyle)
     }
 
     @Sendable func show(_ request: Request, context: APIRequestContext) async throws -> Response {
@@ -56,7 +56,7 @@ struct FaultsController {
         guard let fault = try switchboard.faults(on: target).first(where: { $0.name == name }) else {
             throw APIError.notFound("\(target) has no fault named '\(name)'")
         }
-        return try JSONResponse.make(FaultResponse(fault: fault))
+        return try JSONResponse.make(FaultResponse(fault: fault), style: context.jsonStyle)
     }
 
     @Sendable func change(_ request: Request, context: APIRequestContext) async throws -> Response {
@@ -66,13 +66,13 @@ struct FaultsController {
         let fault = try await switchboard.changeFault(named: name, on: target) { fault throws(SwitchboardError) in
             try body.apply(to: &fault)
         }
-        return try JSONResponse.make(FaultResponse(fault: fault))
+        return try JSONResponse.make(FaultResponse(fault: fault), style: context.jsonStyle)
     }
 
     @Sendable func remove(_ request: Request, context: APIRequestContext) async throws -> Response {
         _ = try Query(request, allowed: [])
         let (target, name) = (try target(context), try context.parameters.require("fault"))
-        return try JSONResponse.make(FaultResponse(fault: try await switchboard.removeFault(named: name, from: target)))
+        return try JSONResponse.make(FaultResponse(fault: try await switchboard.removeFault(named: name, from: target)), style: context.jsonStyle)
     }
 
     private func target(_ context: APIRequestContext) throws -> FaultTarget {

@@ -31,7 +31,7 @@ struct HistoryController {
             let cursor = query["cursor"].flatMap { $0.isEmpty ? nil : $0 }
             if let cursor, HistoryCursor.parse(cursor) == nil { throw APIError.invalid("cursor '\(cursor)' is not one this service gave out") }
             let page = try await storage { try await history.page(filter, limit: limit, cursor: cursor) }
-            return try JSONResponse.make(Page(sessions: page.sessions, nextCursor: page.nextCursor))
+            return try JSONResponse.make(Page(sessions: page.sessions, nextCursor: page.nextCursor), style: context.jsonStyle)
         case .ndjson, .csv:
             guard query["limit"] == nil, query["cursor"]?.isEmpty ?? true else {
                 throw APIError.invalid("format=\(format.rawValue) streams every matching session; limit and cursor are for format=json")
@@ -69,7 +69,7 @@ struct HistoryController {
         guard let session = try await storage({ try await history.session(id: id.uppercased()) }) else {
             throw APIError.notFound("no session with id '\(id)' in the history")
         }
-        return try JSONResponse.make(session)
+        return try JSONResponse.make(session, style: context.jsonStyle)
     }
 
     @Sendable func messages(_ request: Request, context: APIRequestContext) async throws -> Response {
@@ -82,7 +82,7 @@ struct HistoryController {
             throw APIError.notFound("no session with id '\(id)' in the history")
         }
         let rows = try await storage { try await history.messages(sessionID: id, after: after, limit: limit) }
-        return try JSONResponse.make(CapturedMessages(session: session, rows: rows, after: after, encoding: encoding))
+        return try JSONResponse.make(CapturedMessages(session: session, rows: rows, after: after, encoding: encoding), style: context.jsonStyle)
     }
 
     @Sendable func stats(_ request: Request, context: APIRequestContext) async throws -> Response {
@@ -94,7 +94,7 @@ struct HistoryController {
             since: since.map(RFC3339.format), until: until.map(RFC3339.format), groups: groups,
             sessions: groups.reduce(0) { $0 + $1.sessions },
             bytesIn: groups.reduce(0) { $0 + $1.bytesIn }, bytesOut: groups.reduce(0) { $0 + $1.bytesOut }
-        ))
+        ), style: context.jsonStyle)
     }
 
     static func filter(_ query: Query) throws(APIError) -> HistoryFilter {
