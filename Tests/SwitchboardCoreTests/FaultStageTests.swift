@@ -138,6 +138,31 @@ final class FaultStageTests: XCTestCase {
         XCTAssertEqual(rig.session.info.closeReason, .fault("limit_data"))
     }
 
+    func testALimitLoweredBelowWhatPassedClosesAtTheNextByte() throws {
+        let limit = fault(.limitData, .upstream, ["bytes": 100])
+        let rig = try rig([limit])
+        try rig.channel.writeInbound(ByteBuffer(string: "0123456789"))
+        var lower = limit
+        lower.attributes["bytes"] = 4
+        rig.set([lower])
+        try rig.channel.writeInbound(ByteBuffer(string: "more"))
+        XCTAssertEqual(rig.tail.seen, ["0123456789", "inactive"])
+        XCTAssertFalse(rig.channel.isActive)
+    }
+
+    func testCorruptWithAProbabilityTooSmallForADoubleCorruptsNothingAndDoesNotTrap() throws {
+        let rig = try rig([fault(.corrupt, .upstream, ["probability": 1e-300])])
+        try rig.channel.writeInbound(ByteBuffer(string: "intact"))
+        XCTAssertEqual(rig.tail.seen, ["intact"])
+    }
+
+    func testCorruptWithProbabilityOneFlipsABitInEveryByte() throws {
+        let rig = try rig([fault(.corrupt, .upstream, ["probability": 1])])
+        let sent = Array("every byte".utf8)
+        try rig.channel.writeInbound(ByteBuffer(bytes: sent))
+        XCTAssertEqual(zip(rig.tail.chunks[0], sent).map { ($0 ^ $1).nonzeroBitCount }, Array(repeating: 1, count: sent.count))
+    }
+
     func testABlackholeSwallowsAndKeepsTheConnectionOpen() throws {
         let rig = try rig([fault(.blackhole, .downstream)])
         let written = rig.channel.writeAndFlush(ByteBuffer(string: "gone"))
