@@ -86,7 +86,7 @@ struct FaultsCommand: AsyncParsableCommand {
                 "attributes": try FaultsCommand.attributes(attributes),
             ])
             let answer = try await api.client { try await $0.request(.POST, target.path, body: body) }
-            try FaultsCommand.print(answer, output.output)
+            try Output.answer(answer, output.output)
         }
     }
 
@@ -111,7 +111,7 @@ struct FaultsCommand: AsyncParsableCommand {
                 "toxicity": toxicity, "attributes": attributes.isEmpty ? nil : try FaultsCommand.attributes(attributes),
             ])
             let answer = try await api.client { try await $0.request(.PATCH, "\(target.path)/\(Path.segment(fault))", body: body) }
-            try FaultsCommand.print(answer, output.output)
+            try Output.answer(answer, output.output)
         }
     }
 
@@ -129,13 +129,6 @@ struct FaultsCommand: AsyncParsableCommand {
             case .table: Output.line("removed fault \(fault)")
             case .json, .ndjson: Output.json(answer.body)
             }
-        }
-    }
-
-    static func print(_ answer: APIAnswer, _ format: OutputFormat) throws {
-        switch format {
-        case .table: try Output.fields(answer.body)
-        case .json, .ndjson: Output.json(answer.body)
         }
     }
 

@@ -5,38 +5,6 @@ import XCTest
 /// Each fault's effect on the real binary, seen by peers nobody here wrote: the seed's
 /// programs, iperf3 and ncat.
 final class FaultEffectTests: XCTestCase {
-    private static let seedPeers = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("SeedPeers")
-
-    private func seedProgram(_ name: String, port: Int, in directory: URL) throws -> URL {
-        let text = try String(contentsOf: Self.seedPeers.appendingPathComponent(name), encoding: .utf8)
-            .replacingOccurrences(of: "8080", with: String(port))
-            .replacingOccurrences(of: "0.0.0.0", with: "127.0.0.1")
-        let url = directory.appendingPathComponent(name)
-        try text.write(to: url, atomically: true, encoding: .utf8)
-        return url
-    }
-
-    /// Runs a program to its end; its output goes to a file (a pipe would need reading meanwhile).
-    private func run(_ tool: String, _ arguments: [String], input: String? = nil, in directory: URL) async throws -> (status: Int32, output: String) {
-        let file = directory.appendingPathComponent("\(tool)-\(UUID().uuidString.prefix(8)).out")
-        _ = FileManager.default.createFile(atPath: file.path, contents: nil)
-        let output = try FileHandle(forWritingTo: file)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [tool] + arguments
-        process.standardOutput = output
-        process.standardError = output
-        let stdin = Pipe()
-        if input != nil { process.standardInput = stdin }
-        try process.run()
-        // Written and kept open: the program's own end of input must not end the connection first.
-        if let input { stdin.fileHandleForWriting.write(Data(input.utf8)) }
-        try await eventually("\(tool) to finish", timeout: .seconds(60)) { !process.isRunning }
-        try? stdin.fileHandleForWriting.close()
-        try output.close()
-        return (process.terminationStatus, try String(contentsOf: file, encoding: .utf8))
-    }
-
     private func port(of result: HTTPResult) -> Int {
         Int((result["address"] as! String).split(separator: ":").last!)!
     }
@@ -70,7 +38,7 @@ final class FaultEffectTests: XCTestCase {
             """)
         XCTAssertEqual(created.status, 201, created.text)
         let start = ContinuousClock.now
-        let client = try await run("python3", [try seedProgram("client.py", port: port(of: created), in: service.directory).path], in: service.directory)
+        let client = try await runTool("python3", [try seedProgram("client.py", port: port(of: created), in: service.directory).path])
         let elapsed = ContinuousClock.now - start
         XCTAssertEqual(client.status, 0, client.output)
         XCTAssertEqual(client.output, "Server says: Hello from server!\n")
@@ -107,7 +75,7 @@ final class FaultEffectTests: XCTestCase {
         XCTAssertEqual(created.status, 201, created.text)
         var result: (status: Int32, output: String) = (1, "")
         try await eventually("an iperf3 run through the fault", timeout: .seconds(60)) {
-            result = try await run("iperf3", ["-c", "127.0.0.1", "-p", String(port(of: created)), "-t", "3", "-J"], in: service.directory)
+            result = try await runTool("iperf3", ["-c", "127.0.0.1", "-p", String(port(of: created)), "-t", "3", "-J"])
             return result.status == 0
         }
         let report = try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as! [String: Any]
@@ -126,7 +94,7 @@ final class FaultEffectTests: XCTestCase {
              "faults":[{"name":"rst","type":"reset_peer","direction":"upstream","attributes":{"timeout":100}}]}
             """)
         XCTAssertEqual(created.status, 201, created.text)
-        let result = try await run("ncat", ["127.0.0.1", String(port(of: created))], input: "hello\n", in: service.directory)
+        let result = try await runTool("ncat", ["127.0.0.1", String(port(of: created))], input: "hello\n")
         XCTAssertNotEqual(result.status, 0)
         XCTAssertTrue(result.output.lowercased().contains("reset"), result.output)
         try await eventually("the session closed by the fault") {

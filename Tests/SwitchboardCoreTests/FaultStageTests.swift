@@ -25,16 +25,6 @@ final class FaultStageTests: XCTestCase {
         func channelWritabilityChanged(context: ChannelHandlerContext) { writabilityChanges += 1 }
     }
 
-    /// Counts the `read()` calls that reach the socket.
-    private final class ReadCounter: ChannelOutboundHandler, @unchecked Sendable {
-        typealias OutboundIn = Any
-        var reads = 0
-        func read(context: ChannelHandlerContext) {
-            reads += 1
-            context.read()
-        }
-    }
-
     private struct Rig {
         let channel: EmbeddedChannel
         let session: Session
