@@ -48,6 +48,9 @@ struct ProxyBook: Sendable {
     }
 
     /// `DELETE /proxies/{p}`: the listener and every connection it accepted.
+    // Not inlined into its caller: inlined there, release builds crash LLVM splitting the
+    // caller's coroutine (Swift 6.3.1, "While splitting coroutine ...ProxiesController...delete").
+    @inline(never)
     func delete(_ name: String) async throws(ToxiproxyError) {
         _ = try proxy(name)
         do {
