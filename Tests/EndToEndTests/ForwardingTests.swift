@@ -15,13 +15,7 @@ final class ForwardingTests: XCTestCase {
     func testIperf3ThroughAForwardListenerCompletesAndBothHalvesAreRecorded() async throws {
         let service = try await ServiceProcess.start()
         defer { Task { await service.stop() } }
-        let iperfPort = try freePort()
-        let server = Process()
-        server.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        server.arguments = ["iperf3", "-s", "-1", "-B", "127.0.0.1", "-p", String(iperfPort)]
-        server.standardOutput = FileHandle.nullDevice
-        server.standardError = FileHandle.nullDevice
-        try server.run()
+        let (iperfPort, server) = try startIperf3Server()
         defer { if server.isRunning { server.terminate() } }
 
         let created = try await service.api.post("/v1/listeners", json: #"{"name":"iperf","address":"127.0.0.1:0","mode":"forward","forward_to":"127.0.0.1:\#(iperfPort)"}"#)

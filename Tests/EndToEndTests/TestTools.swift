@@ -13,6 +13,19 @@ func seedProgram(_ name: String, port: Int, in directory: URL) throws -> URL {
     return url
 }
 
+/// An iperf3 server for one test on 127.0.0.1 (`-1`: it serves one client, then exits):
+/// answers its port and the process, to terminate if it is still running.
+func startIperf3Server() throws -> (port: Int, process: Process) {
+    let port = try freePort()
+    let server = Process()
+    server.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    server.arguments = ["iperf3", "-s", "-1", "-B", "127.0.0.1", "-p", String(port)]
+    server.standardOutput = FileHandle.nullDevice
+    server.standardError = FileHandle.nullDevice
+    try server.run()
+    return (port, server)
+}
+
 /// Runs a program (found on PATH) to its end, answering its status and what it printed. The
 /// output goes to a file: a pipe would need reading while the tool runs, and a busy machine
 /// can be slow to deliver its end. `input` is written to its standard input and kept open
