@@ -129,6 +129,18 @@ let package = Package(
             ],
             plugins: ["EmbedFiles"]
         ),
+        // Toxiproxy's HTTP API (2.12) on a port of its own, over the core: a proxy is a forward
+        // listener, a toxic a fault on it, so Toxiproxy's clients drive switchboard unchanged.
+        .target(
+            name: "SwitchboardToxiproxy",
+            dependencies: [
+                "SwitchboardCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // The whole service built from its Settings in one function, buildService: history,
         // core, metrics, retention, the API and the systemd pieces in one ServiceGroup. The
         // executable runs it and the API tests run it, so what is tested is what is served.
@@ -141,6 +153,7 @@ let package = Package(
                 "SwitchboardHistoryPostgres",
                 "SwitchboardSystemd",
                 "SwitchboardAPI",
+                "SwitchboardToxiproxy",
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
@@ -243,8 +256,21 @@ let package = Package(
                 "SwitchboardHistory",
                 "SwitchboardTestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .testTarget(
+            name: "SwitchboardToxiproxyTests",
+            dependencies: [
+                "SwitchboardToxiproxy",
+                "SwitchboardService",
+                "SwitchboardCore",
+                "SwitchboardTestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
         // Starts the built binary and talks to it over HTTP, as an operator would.
@@ -254,7 +280,7 @@ let package = Package(
                 "switchboard",
                 "SwitchboardTestSupport",
             ],
-            exclude: ["SeedPeers", "Scripts"]
+            exclude: ["SeedPeers", "Scripts", "Toxiproxy"]
         ),
     ]
 )

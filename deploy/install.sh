@@ -2,9 +2,13 @@
 # Builds switchboard in release mode and installs the binary, the systemd unit and its
 # environment file, and the shell completions (bash, zsh, fish). Honours PREFIX (default
 # /usr/local) and DESTDIR (for packagers).
-#   deploy/install.sh             build and install
-#   deploy/install.sh --uninstall remove what install put there (keeps the env file and the data)
-#   deploy/install.sh --no-build  install an already built binary: $BINARY or .build/release/switchboard
+#   deploy/install.sh              build and install
+#   deploy/install.sh --uninstall  remove what install put there (keeps the env file and the data)
+#   deploy/install.sh --no-build   install an already built binary: $BINARY or .build/release/switchboard
+#   deploy/install.sh --build-only build what install installs, and nothing else
+# The binary carries the Swift runtime (--static-swift-stdlib): it runs without the toolchain,
+# which may be removed, upgraded or hidden from the unit (ProtectHome=). Under sudo the build
+# runs as the user who called sudo, so the build folder holds no root-owned files.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,7 +26,8 @@ for arg in "$@"; do
     case "$arg" in
         --uninstall) action=uninstall ;;
         --no-build) build=0 ;;
-        -h|--help) sed -n '2,7p' "$0"; exit 0 ;;
+        --build-only) action=build ;;
+        -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
         *) echo "install.sh: unknown argument '$arg'" >&2; exit 2 ;;
     esac
 done
@@ -51,8 +56,24 @@ if [ "$action" = uninstall ]; then
     exit 0
 fi
 
-if [ "$build" = 1 ]; then
-    swift build -c release --product switchboard
+# The one build command; Tests/EndToEndTests/StaticBinaryTests.swift checks what it makes.
+build_command=(swift build -c release --product switchboard --static-swift-stdlib)
+if [ "$build" = 1 ] || [ "$action" = build ]; then
+    if [ "$(id -u)" = 0 ] && [ -n "${SUDO_USER:-}" ] && [ "$SUDO_USER" != root ]; then
+        if [ -e .build ] && [ -n "$(find .build -user 0 -print -quit)" ]; then
+            echo "install.sh: .build holds files root owns (a build as root); first: sudo chown -R $SUDO_USER .build" >&2
+            exit 1
+        fi
+        # A login shell of theirs: their PATH finds their swift, which sudo's secure_path may not.
+        echo "building as $SUDO_USER: ${build_command[*]}"
+        sudo -u "$SUDO_USER" -H bash -lc 'cd "$1" && shift && exec "$@"' bash "$PWD" "${build_command[@]}"
+    else
+        "${build_command[@]}"
+    fi
+fi
+if [ "$action" = build ]; then
+    echo "built: .build/release/switchboard"
+    exit 0
 fi
 install -D -m 0755 "${BINARY:-.build/release/switchboard}" "$bin"
 # The completions come from the binary itself (ArgumentParser), so they follow its commands.

@@ -34,6 +34,29 @@ def filter_case(context, case):
         # connect to itself again), else 400: a rule between two fields.
         if case.body.get("mode") == "forward" and case.body.get("forward_to") == case.body.get("address"):
             return False
+    faults = _faults_in(path, method, case.body)
+    for fault in faults:
+        attributes = fault.get("attributes") if isinstance(fault, dict) else None
+        if not isinstance(attributes, dict):
+            continue
+        number = lambda key: attributes.get(key) if isinstance(attributes.get(key), (int, float)) else 0
+        # slicer: size_variation must be less than average_size; corrupt: probability or
+        # count, not both (else 400): rules between two attributes.
+        if fault.get("type") == "slicer" and number("size_variation") > 0 and number("size_variation") >= number("average_size"):
+            return False
+        if fault.get("type") == "corrupt" and number("probability") > 0 and number("count") > 0:
+            return False
+    if (path, method) == ("/v1/listeners/{name}/faults", "POST") and isinstance(case.body, dict):
+        # connect_delay delays a forward listener's upstream connect: on a listener of another
+        # mode it is refused (400), a rule between the body and the listener it names.
+        if case.body.get("type") == "connect_delay":
+            return False
+    if path.endswith("/faults/{fault}") and method == "PATCH" and isinstance(case.body, dict):
+        # A change may repeat the fault's name, type and direction but not change them, and may
+        # give only attributes of the fault's own type (else 400): rules between the body and
+        # the fault it changes, which the document cannot know.
+        if any(case.body.get(key) is not None for key in ("name", "type", "direction", "attributes")):
+            return False
     if (path, method) == ("/v1/history", "GET") and case.query:
         # `cursor` is opaque: only a `next_cursor` the service gave out is one (else 400); an
         # empty one is the first page. And `limit` and `cursor` page format=json; the streamed
@@ -43,6 +66,17 @@ def filter_case(context, case):
         if case.query.get("format") in ("ndjson", "csv") and case.query.get("limit") is not None:
             return False
     return True
+
+
+def _faults_in(path, method, body):
+    """The faults a request body defines: its own (POST .../faults) or its `faults` array."""
+    if not isinstance(body, dict):
+        return []
+    if path.endswith("/faults") and method == "POST":
+        return [body]
+    if (path, method) in (("/v1/listeners", "POST"), ("/v1/sessions", "POST")) and isinstance(body.get("faults"), list):
+        return body["faults"]
+    return []
 
 
 @schemathesis.hook

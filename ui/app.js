@@ -4,6 +4,7 @@
 import { getJSON } from './api.js';
 import { $, setText } from './dom.js';
 import { EventFeed } from './events.js';
+import { ListenerFaults } from './faults.js';
 import { throttled } from './frame.js';
 import { HistoryView } from './history.js';
 import { LiveState } from './live.js';
@@ -12,6 +13,7 @@ import { TranscriptView } from './transcript.js';
 
 const state = new LiveState();
 const liveView = new LiveView(state);
+const faults = new ListenerFaults();
 const transcript = new TranscriptView();
 const history = new HistoryView((hash) => {
   if (location.hash === hash) route();
@@ -57,14 +59,20 @@ function showInfo(info) {
 
 const feed = new EventFeed('/v1/events?data=true', {
   onOpen: (resumed) => {
-    if (!resumed) snapshot().catch((error) => setStatus('offline', error.message));
+    if (!resumed) {
+      snapshot().catch((error) => setStatus('offline', error.message));
+      faults.reload();
+    }
     refreshCounters();
   },
   onEvents: (events) => {
     if (events.some((event) => event.type === 'lost')) {
       snapshot().catch((error) => setStatus('offline', error.message));
+      faults.reload();
       return;
     }
+    // Before the snapshot's hold: the faults are read on their own, not from the snapshot.
+    faults.apply(events);
     if (held) {
       held.push(...events.filter((event) => event.type !== 'session.data'));
       return;
@@ -97,7 +105,9 @@ function route() {
   }
   if (view !== 'session') transcript.stop();
   if (view !== 'history') history.stop();
-  if (view === 'live') liveView.focus(parts[0] === 'listeners' && parts[1] ? parts[1] : null);
+  const listener = view === 'live' && parts[0] === 'listeners' && parts[1] ? parts[1] : null;
+  if (view === 'live') liveView.focus(listener);
+  faults.show(listener);
   if (view === 'session') transcript.show(parts[1]);
   if (view === 'history') history.show(new URLSearchParams(query));
   document.body.dataset.view = view;

@@ -1,5 +1,5 @@
-// The live view: the listeners with their counters, one listener's settings, and the sessions
-// (open and recently closed) in a list that draws only what is in view.
+// The live view: the listeners with their counters, one listener's settings (its faults are
+// faults.js's), and the sessions (open and recently closed) in a list that draws only what is in view.
 
 import { $, el, replaceChildren, setText } from './dom.js';
 import { bytes, clock, count, origin } from './format.js';
@@ -71,8 +71,6 @@ export class LiveView {
     const options = listener.options ?? {};
     facts.push(['options', Object.entries(options).filter(([, value]) => value !== null).map(([name, value]) => `${name} ${typeof value === 'object' ? JSON.stringify(value) : value}`).join(', ')]);
     replaceChildren($('#listener-facts'), facts.flatMap(([name, value]) => [el('dt', {}, name), el('dd', {}, value ?? '')]));
-    // The faults on this listener will be drawn here, into #listener-faults (index.html), by a
-    // module of their own once the service has an endpoint for them.
   }
 
   /** `force`: the filter changed, so the list is redone even if no session did. */

@@ -5,6 +5,7 @@
 
 import { APIError, getJSON, withQuery } from './api.js';
 import { $, el, replaceChildren, setText } from './dom.js';
+import { showSessionFaults } from './faults.js';
 import { bytes, count, time } from './format.js';
 import { hexDump, messageBytes, textRuns } from './hex.js';
 
@@ -30,6 +31,7 @@ export class TranscriptView {
     setText($('#session-id'), id);
     setText($('#session-source'), '');
     replaceChildren($('#session-facts'), []);
+    showSessionFaults([]);
     replaceChildren($('#transcript'), []);
     this.note('');
     this.error('');
@@ -129,6 +131,7 @@ export class TranscriptView {
     const facts = $('#session-facts');
     facts.dataset.state = session.state;
     replaceChildren(facts, rows.flatMap(([name, value]) => [el('dt', {}, name), el('dd', { 'data-fact': name, class: value === '' ? 'none' : null }, value)]));
+    showSessionFaults(session.faults);
   }
 
   append(messages) {

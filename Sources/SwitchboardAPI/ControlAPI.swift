@@ -44,8 +44,12 @@ public enum ControlAPI {
         v1.get("info", use: serviceRoutes.info)
         v1.get("openapi.json", use: OpenAPIController().document)
         WebViewController().addRoutes(to: router.group("ui"))
-        ListenersController(switchboard: switchboard).addRoutes(to: v1.group("listeners"))
-        SessionsController(switchboard: switchboard).addRoutes(to: v1.group("sessions"))
+        let listeners = v1.group("listeners")
+        ListenersController(switchboard: switchboard).addRoutes(to: listeners)
+        FaultsController.listeners(switchboard).addRoutes(to: listeners)
+        let sessions = v1.group("sessions")
+        SessionsController(switchboard: switchboard).addRoutes(to: sessions)
+        FaultsController.sessions(switchboard).addRoutes(to: sessions)
         HistoryController(history: history).addRoutes(to: v1.group("history"))
         if let events { EventsController(hub: events).addRoutes(to: v1.group("events")) }
         if let metrics { router.get("metrics", use: MetricsController(export: metrics).scrape) }

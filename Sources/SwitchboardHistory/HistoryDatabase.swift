@@ -115,16 +115,20 @@ public final class HistoryDatabase: Sendable {
     // MARK: Writes
 
     /// A session's row as last reported. A closed row is never made open again: the spool's
-    /// records of a session can be written after its close (a replay, a retried segment).
+    /// records of a session can be written after its close (a replay, a retried segment). A
+    /// fault log only grows, so the longer one is the later and wins, whichever record comes
+    /// last (one without a log never erases one).
     static let upsertSQL = """
         INSERT INTO sessions (id, role, listener, name, local_address, remote_address, state, opened_at,
-                              closed_at, close_reason, bytes_in, bytes_out, partner_id, capture, capture_truncated, instance)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                              closed_at, close_reason, bytes_in, bytes_out, partner_id, capture, capture_truncated, faults, instance)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
         ON CONFLICT (id) DO UPDATE SET
             state = excluded.state, closed_at = excluded.closed_at, close_reason = excluded.close_reason,
             bytes_in = excluded.bytes_in, bytes_out = excluded.bytes_out,
             partner_id = coalesce(excluded.partner_id, partner_id),
-            capture_truncated = excluded.capture_truncated
+            capture_truncated = excluded.capture_truncated,
+            faults = CASE WHEN json_array_length(excluded.faults) >= coalesce(json_array_length(sessions.faults), 0)
+                          THEN excluded.faults ELSE sessions.faults END
         WHERE excluded.state != 'open' OR sessions.state = 'open'
         """
 
@@ -242,6 +246,21 @@ extension HistoryDatabase: ListenerStore {
         _ = try await pool.write { db in try ReconnectingRecord.deleteOne(db, key: name) }
     }
 
-    // Placeholder until the faults migration: faults are not stored yet.
-    public func saveFaults(_ faults: [Fault], on target: FaultTarget) async throws {}
+    /// Replaces the stored list. A target with no stored row (deleted meanwhile) is an error:
+    /// the change would not survive a restart.
+    public func saveFaults(_ faults: [Fault], on target: FaultTarget) async throws {
+        let table: String, name: String
+        switch target {
+        case .listener(let listener): (table, name) = (ListenerRecord.databaseTableName, listener)
+        case .reconnecting(let session): (table, name) = (ReconnectingRecord.databaseTableName, session)
+        case .session: return
+        }
+        let text = StoredFaults.encode(faults)
+        try refuseIfFileGone()
+        let changed = try await pool.write { db in
+            try db.execute(sql: "UPDATE \(table) SET faults = ? WHERE name = ?", arguments: [text, name])
+            return db.changesCount
+        }
+        guard changed == 1 else { throw FileProblem(description: "\(target) is not in the history file") }
+    }
 }

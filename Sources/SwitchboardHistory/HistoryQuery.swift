@@ -13,11 +13,14 @@ public struct HistoryFilter: Sendable {
     public var since: Date?
     public var until: Date?
     public var minBytes: Int64?
+    /// Sessions a fault of this name applied to (met and drawn to apply).
+    public var fault: String?
     /// Sessions of this service (`--instance`) only.
     public var instance: String?
 
     public init(listener: String? = nil, name: String? = nil, role: SessionRole? = nil, state: HistoryState? = nil,
-                remote: String? = nil, since: Date? = nil, until: Date? = nil, minBytes: Int64? = nil, instance: String? = nil) {
+                remote: String? = nil, since: Date? = nil, until: Date? = nil, minBytes: Int64? = nil, fault: String? = nil,
+                instance: String? = nil) {
         self.instance = instance
         self.listener = listener
         self.name = name
@@ -27,12 +30,13 @@ public struct HistoryFilter: Sendable {
         self.since = since
         self.until = until
         self.minBytes = minBytes
+        self.fault = fault
     }
 
     /// No condition at all.
     var isEmpty: Bool {
         listener == nil && name == nil && role == nil && state == nil && remote == nil && since == nil && until == nil && minBytes == nil
-            && instance == nil
+            && fault == nil && instance == nil
     }
 
     /// `remote` as a LIKE pattern: the prefix with LIKE's own characters escaped by `\`.
@@ -76,6 +80,11 @@ public struct HistoryFilter: Sendable {
         if let until {
             add("id < ?", SessionID.lowerBound(at: until.addingTimeInterval(0.002)))
             add("opened_at < ?", RFC3339.format(until))
+        }
+        if let fault {
+            // `faults IS NOT NULL` word for word: the condition of the sessions_with_faults index.
+            clauses.append("faults IS NOT NULL")
+            add("EXISTS (SELECT 1 FROM json_each(sessions.faults) WHERE value ->> 'name' = ? AND value ->> 'applied')", fault)
         }
         if let minBytes { add(bytesIndexed ? "bytes_in + bytes_out >= ?" : "bytes_in + bytes_out + 0 >= ?", minBytes) }
         if let cursor { add("id < ?", cursor) }

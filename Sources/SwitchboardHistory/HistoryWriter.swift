@@ -141,9 +141,13 @@ public final class HistoryWriter: SwitchboardObserver, Service {
 
     private func record(_ session: SessionInfo) {
         guard let spool else { return enqueue(.sessionInfo(session)) }
-        guard let waiting = spool.append(session) else {
+        let faults = SpoolFaults.text(session.faults)
+        guard let waiting = spool.append(session, faults: faults.text) else {
             return noteDrop("history spool is full: session records are being dropped")
         }
+        // A log past the spool's budget: the spool keeps what fits, SQLite gets the rest from
+        // here (the longer log wins in the file, whichever is written last).
+        if !faults.complete { enqueue(.sessionInfo(session)) }
         // Once per batch's worth, not on every append past it.
         if waiting % limits.batchSize == 0 { wake.signal() }
     }

@@ -23,6 +23,8 @@ public struct SessionRecord: Codable, Sendable, FetchableRecord, PersistableReco
     public var bytesOut: Int64
     public var partnerId: String?
     public var captureTruncated: Bool
+    /// Every fault that met the session, whether it applied, and when.
+    public var faults: [SessionFaultRecord]
     /// The service (`--instance`) that had the session; nil for sessions recorded before
     /// instances existed.
     public var instance: String?
@@ -38,6 +40,7 @@ public struct SessionRecord: Codable, Sendable, FetchableRecord, PersistableReco
         case bytesOut = "bytes_out"
         case partnerId = "partner_id"
         case captureTruncated = "capture_truncated"
+        case faults
         case instance
     }
 
@@ -63,12 +66,13 @@ public struct SessionRecord: Codable, Sendable, FetchableRecord, PersistableReco
         partnerId = info.partnerID?.rawValue
         capture = info.capture
         captureTruncated = info.captureTruncated
+        faults = info.faults.map(SessionFaultRecord.init)
     }
 
     public init(
         id: String, role: String, listener: String?, name: String?, localAddress: String?, remoteAddress: String?,
         state: String, openedAt: String, closedAt: String?, closeReason: String?, bytesIn: Int64, bytesOut: Int64,
-        partnerId: String?, capture: Bool, captureTruncated: Bool, instance: String? = nil
+        partnerId: String?, capture: Bool, captureTruncated: Bool, faults: [SessionFaultRecord] = [], instance: String? = nil
     ) {
         self.instance = instance
         self.id = id
@@ -86,12 +90,25 @@ public struct SessionRecord: Codable, Sendable, FetchableRecord, PersistableReco
         self.partnerId = partnerId
         self.capture = capture
         self.captureTruncated = captureTruncated
+        self.faults = faults
+    }
+
+    /// Read by column name, the fault log from its JSON text (NULL: none).
+    public init(row: Row) throws {
+        self.init(
+            id: row["id"], role: row["role"], listener: row["listener"], name: row["name"],
+            localAddress: row["local_address"], remoteAddress: row["remote_address"], state: row["state"],
+            openedAt: row["opened_at"], closedAt: row["closed_at"], closeReason: row["close_reason"],
+            bytesIn: row["bytes_in"], bytesOut: row["bytes_out"], partnerId: row["partner_id"],
+            capture: row["capture"], captureTruncated: row["capture_truncated"],
+            faults: SessionFaultRecord.log(column: row["faults"]), instance: row["instance"]
+        )
     }
 
     /// The values of `HistoryDatabase.upsertSQL`, in its column order.
     func upsertArguments(instance: String) -> StatementArguments {
         [id, role, listener, name, localAddress, remoteAddress, state, openedAt, closedAt, closeReason, bytesIn, bytesOut,
-         partnerId, capture, captureTruncated, instance]
+         partnerId, capture, captureTruncated, SessionFaultRecord.column(faults), instance]
     }
 
     /// The CSV columns, in table order.
@@ -100,7 +117,8 @@ public struct SessionRecord: Codable, Sendable, FetchableRecord, PersistableReco
     public var csvLine: String {
         let fields: [String?] = [
             id, role, listener, name, state, capture ? "1" : "0", localAddress, remoteAddress, openedAt, closedAt,
-            closeReason, String(bytesIn), String(bytesOut), partnerId, captureTruncated ? "1" : "0", instance,
+            closeReason, String(bytesIn), String(bytesOut), partnerId, captureTruncated ? "1" : "0",
+            SessionFaultRecord.column(faults), instance,
         ]
         return fields.map { Self.csvField($0) }.joined(separator: ",")
     }
@@ -159,10 +177,13 @@ public struct ListenerRecord: Codable, Sendable, FetchableRecord, PersistableRec
     public var resetOnFailure: Bool
     /// `StoredOptions`: JSON, NULL when all are default.
     public var options: String?
+    /// `StoredFaults`: JSON, NULL for none.
+    public var faults: String?
+    public var enabled: Bool
     public var instance: String?
 
     public enum CodingKeys: String, CodingKey {
-        case name, address, mode, reply, capture, options, instance
+        case name, address, mode, reply, capture, options, faults, enabled, instance
         case closeAfterReply = "close_after_reply"
         case maxSessions = "max_sessions"
         case createdAt = "created_at"
@@ -172,8 +193,10 @@ public struct ListenerRecord: Codable, Sendable, FetchableRecord, PersistableRec
 
     public init(
         name: String, address: String, mode: String, reply: Data?, closeAfterReply: Bool, maxSessions: Int?, capture: Bool,
-        createdAt: String, forwardTo: String?, resetOnFailure: Bool, options: String?, instance: String?
+        createdAt: String, forwardTo: String?, resetOnFailure: Bool, options: String?, faults: String?, enabled: Bool, instance: String?
     ) {
+        self.faults = faults
+        self.enabled = enabled
         self.name = name
         self.address = address
         self.mode = mode
@@ -202,10 +225,12 @@ public struct ReconnectingRecord: Codable, Sendable, FetchableRecord, Persistabl
     public var jitter: Bool
     public var options: String?
     public var createdAt: String
+    /// `StoredFaults`: JSON, NULL for none.
+    public var faults: String?
     public var instance: String?
 
     public enum CodingKeys: String, CodingKey {
-        case name, connect, send, capture, jitter, options, instance
+        case name, connect, send, capture, jitter, options, faults, instance
         case connectTimeoutMs = "connect_timeout_ms"
         case initialMs = "initial_ms"
         case maxMs = "max_ms"
@@ -214,8 +239,9 @@ public struct ReconnectingRecord: Codable, Sendable, FetchableRecord, Persistabl
 
     public init(
         name: String, connect: String, send: Data?, capture: Bool, connectTimeoutMs: Int64, initialMs: Int64, maxMs: Int64,
-        jitter: Bool, options: String?, createdAt: String, instance: String?
+        jitter: Bool, options: String?, createdAt: String, faults: String?, instance: String?
     ) {
+        self.faults = faults
         self.name = name
         self.connect = connect
         self.send = send

@@ -191,10 +191,11 @@ public final class SessionSpool: @unchecked Sendable {
     // MARK: Event loops
 
     /// Appends a session's state; nil when the spool is full, else how many records wait in the
-    /// active segment. A copy of about 150 bytes under a lock, no syscall.
-    func append(_ info: SessionInfo) -> Int? {
+    /// active segment. A copy of about 150 bytes under a lock, no syscall. `faults` is
+    /// `SpoolFaults.text` of its log, made by the caller (who needs to know if it is whole).
+    func append(_ info: SessionInfo, faults: String? = nil) -> Int? {
         let reason = info.closeReason?.description
-        let length = SpoolFormat.length(info, closeReason: reason)
+        let length = SpoolFormat.length(info, closeReason: reason, faults: faults)
         return state.withLock { s -> Int? in
             if s.segments[s.active].end + length > segmentBytes {
                 // Full before the writer came for it (a burst, or SQLite just back after an
@@ -212,7 +213,7 @@ public final class SessionSpool: @unchecked Sendable {
             // The end moves before the record is written: a record cut short by a kill is then
             // inside the scanned range (and skipped), and one after it is still found.
             segmentBase(i).storeBytes(of: UInt64(s.segments[i].end).littleEndian, toByteOffset: 8, as: UInt64.self)
-            SpoolFormat.write(info, closeReason: reason, seq: s.seq, length: length, epoch: s.segments[i].epoch, salt: salt, to: segmentBase(i) + offset)
+            SpoolFormat.write(info, closeReason: reason, faults: faults, seq: s.seq, length: length, epoch: s.segments[i].epoch, salt: salt, to: segmentBase(i) + offset)
             return s.segments[i].count
         }
     }

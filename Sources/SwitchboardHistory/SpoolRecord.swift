@@ -35,8 +35,13 @@ struct SpoolRecord: Sendable, Equatable {
 ///     8  u64 seq
 ///     16 u8 role, u8 state, u8 flags, u8 0, u32 0
 ///     24 f64 opened_at   32 f64 closed_at   40 u64 bytes_in   48 u64 bytes_out
-///     56 strings: id, listener, name, local, remote, close_reason, partner_id,
+///     56 strings: id, listener, name, local, remote, close_reason, partner_id, faults,
 ///        each a u16 length (0xFFFF: null) and its UTF-8 bytes; then zeros to the length
+///
+/// `faults` is the session's fault log, one line per entry (`SpoolFaults`). It came after the
+/// first seven: a record written before it reads as one with no log (its padding, or its end,
+/// where the eighth length would be), and an older build reading a newer record stops at
+/// seven, as the length and check cover the rest anyway.
 ///
 /// The check covers everything after it, salted with the file's salt and the segment's epoch,
 /// so a record torn by a kill, an unwritten reservation, or a record left from an earlier
@@ -47,7 +52,7 @@ enum SpoolFormat {
     static let minimumBytes = stringsOffset + 7 * 2
     /// Longer strings (a close reason's error text) are cut: a record stays far below a segment.
     static let maxStringBytes = 2048
-    static let maxRecordBytes = (minimumBytes + 7 * maxStringBytes + 7) & ~7
+    static let maxRecordBytes = (minimumBytes + 7 * maxStringBytes + 2 + SpoolFaults.maxBytes + 7) & ~7
     private static let null: UInt16 = 0xFFFF
 
     private enum Flag {
@@ -56,17 +61,18 @@ enum SpoolFormat {
         static let closed: UInt8 = 4
     }
 
-    static func length(_ info: SessionInfo, closeReason: String?) -> Int {
+    /// `faults` is `SpoolFaults.text` of the session's log (never longer than its budget).
+    static func length(_ info: SessionInfo, closeReason: String?, faults: String? = nil) -> Int {
         func bytes(_ s: String?) -> Int { 2 + min(s?.utf8.count ?? 0, maxStringBytes) }
         let n = stringsOffset + bytes(info.id.rawValue) + bytes(info.listener) + bytes(info.name) + bytes(info.localAddress)
-            + bytes(info.remoteAddress) + bytes(closeReason) + bytes(info.partnerID?.rawValue)
+            + bytes(info.remoteAddress) + bytes(closeReason) + bytes(info.partnerID?.rawValue) + 2 + (faults?.utf8.count ?? 0)
         return (n + 7) & ~7
     }
 
     /// Writes a whole record at `p` (8-byte aligned, `length` bytes of room), the length and
     /// check last.
     static func write(
-        _ info: SessionInfo, closeReason: String?, seq: UInt64, length: Int, epoch: UInt64, salt: UInt64,
+        _ info: SessionInfo, closeReason: String?, faults: String? = nil, seq: UInt64, length: Int, epoch: UInt64, salt: UInt64,
         to p: UnsafeMutableRawPointer
     ) {
         p.storeBytes(of: seq.littleEndian, toByteOffset: 8, as: UInt64.self)
@@ -81,14 +87,14 @@ enum SpoolFormat {
         p.storeBytes(of: info.bytesIn.littleEndian, toByteOffset: 40, as: UInt64.self)
         p.storeBytes(of: info.bytesOut.littleEndian, toByteOffset: 48, as: UInt64.self)
         var at = stringsOffset
-        func put(_ s: String?) {
+        func put(_ s: String?, max: Int = maxStringBytes) {
             guard var s else {
                 p.storeBytes(of: null.littleEndian, toByteOffset: at, as: UInt16.self)
                 at += 2
                 return
             }
             s.withUTF8 { utf8 in
-                let n = min(utf8.count, maxStringBytes)
+                let n = min(utf8.count, max)
                 p.storeBytes(of: UInt16(n).littleEndian, toByteOffset: at, as: UInt16.self)
                 if n > 0 { (p + at + 2).copyMemory(from: utf8.baseAddress!, byteCount: n) }
                 at += 2 + n
@@ -101,6 +107,7 @@ enum SpoolFormat {
         put(info.remoteAddress)
         put(closeReason)
         put(info.partnerID?.rawValue)
+        put(faults, max: SpoolFaults.maxBytes)
         // Padding is zeroed: the segment may hold an older record's bytes here.
         if at < length { (p + at).initializeMemory(as: UInt8.self, repeating: 0, count: length - at) }
         let check = Self.check(UnsafeRawPointer(p), length: length, epoch: epoch, salt: salt)
@@ -144,6 +151,8 @@ enum SpoolFormat {
         }
         let id = string(), listener = string(), name = string(), local = string(), remote = string()
         let reason = string(), partner = string()
+        // Absent from records written before the fault log was spooled.
+        let faults = at + 2 <= length ? string() : nil
         guard !malformed, let id else { return nil }
         let closed = flags & Flag.closed != 0
         let session = SessionRecord(
@@ -153,8 +162,43 @@ enum SpoolFormat {
             openedAt: RFC3339.format(Date(timeIntervalSince1970: Double(bitPattern: u64(24)))),
             closedAt: closed ? RFC3339.format(Date(timeIntervalSince1970: Double(bitPattern: u64(32)))) : nil,
             closeReason: reason, bytesIn: Int64(clamping: u64(40)), bytesOut: Int64(clamping: u64(48)), partnerId: partner,
-            capture: flags & Flag.capture != 0, captureTruncated: flags & Flag.truncated != 0
+            capture: flags & Flag.capture != 0, captureTruncated: flags & Flag.truncated != 0,
+            faults: SpoolFaults.log(faults)
         )
         return (SpoolRecord(seq: u64(8), session: session), length)
+    }
+}
+
+/// A session's fault log in a spool record: one line per entry, `APPLIED DIRECTION TYPE MS NAME`
+/// (`1 d latency 1764590400123 latency_downstream`), none of whose fields can hold a space or a
+/// newline. At most `maxBytes`, in whole entries: a longer log (dozens of faults, or of changes
+/// to one while the session was open) is spooled up to there, and the writer queues the whole
+/// session in memory as well, so that SQLite gets all of it.
+enum SpoolFaults {
+    static let maxBytes = 4096
+
+    /// The text, and whether it holds the whole log; nil for a session no fault met.
+    static func text(_ log: [SessionFault]) -> (text: String?, complete: Bool) {
+        guard !log.isEmpty else { return (nil, true) }
+        var text = ""
+        for entry in log {
+            let millis = Int64((entry.at.timeIntervalSince1970 * 1000).rounded())
+            let line = "\(entry.applied ? 1 : 0) \(entry.direction == .upstream ? "u" : "d") \(entry.type.name) \(millis) \(entry.name)\n"
+            guard text.utf8.count + line.utf8.count <= maxBytes else { return (text, false) }
+            text += line
+        }
+        return (text, true)
+    }
+
+    static func log(_ text: String?) -> [SessionFaultRecord] {
+        guard let text, !text.isEmpty else { return [] }
+        return text.split(separator: "\n").compactMap { line in
+            let fields = line.split(separator: " ", omittingEmptySubsequences: false)
+            guard fields.count == 5, let millis = Int64(fields[3]) else { return nil }
+            return SessionFaultRecord(
+                name: String(fields[4]), type: String(fields[2]), direction: fields[1] == "u" ? "upstream" : "downstream",
+                applied: fields[0] == "1", at: RFC3339.format(Date(timeIntervalSince1970: Double(millis) / 1000))
+            )
+        }
     }
 }

@@ -8,7 +8,8 @@ extension ListenerRecord {
         self.init(
             name: spec.name, address: spec.address.description, mode: spec.mode.name, reply: nil,
             closeAfterReply: false, maxSessions: spec.maxSessions, capture: spec.capture, createdAt: RFC3339.format(createdAt),
-            forwardTo: nil, resetOnFailure: false, options: StoredOptions.encode(spec.options), instance: instance
+            forwardTo: nil, resetOnFailure: false, options: StoredOptions.encode(spec.options), faults: StoredFaults.encode(spec.faults),
+            enabled: spec.enabled, instance: instance
         )
         switch spec.mode {
         case .reply(let bytes, let closeAfterReply):
@@ -46,9 +47,11 @@ extension ListenerRecord {
             mode = .hold
         }
         let address = endpoint(address, "address")
+        let faults = StoredFaults.decode(self.faults)
+        if let problem = faults.problem { problems.append(problem) }
         let spec = ListenerSpec(
             name: name, address: address, mode: mode, maxSessions: maxSessions, capture: capture,
-            options: StoredOptions.decode(options)
+            options: StoredOptions.decode(options), faults: faults.faults, enabled: enabled
         )
         return SavedListener(spec: spec, createdAt: RFC3339.parse(createdAt) ?? Date(), problem: problems.isEmpty ? nil : problems.joined(separator: "; "))
     }
@@ -61,26 +64,30 @@ extension ReconnectingRecord {
             name: spec.name ?? "", connect: spec.endpoint.description, send: spec.send.map { Data($0.readableBytesView) },
             capture: spec.capture, connectTimeoutMs: spec.connectTimeout.wholeMilliseconds,
             initialMs: policy.initial.wholeMilliseconds, maxMs: policy.max.wholeMilliseconds, jitter: policy.jitter,
-            options: StoredOptions.encode(spec.options), createdAt: RFC3339.format(createdAt), instance: instance
+            options: StoredOptions.encode(spec.options), createdAt: RFC3339.format(createdAt), faults: StoredFaults.encode(spec.faults),
+            instance: instance
         )
     }
 
-    /// The session to bring back; one this service cannot understand comes back with its problem.
+    /// The session to bring back; one this service cannot understand comes back with its problems.
     public var saved: SavedReconnecting {
-        var problem: String?
+        var problems: [String] = []
         let endpoint: Endpoint
         do {
             endpoint = try Endpoint(parsing: connect)
         } catch {
-            problem = "the stored connect address '\(connect)' cannot be read: \(error)"
+            problems.append("the stored connect address '\(connect)' cannot be read: \(error)")
             endpoint = .host(connect, port: 0)
         }
+        let faults = StoredFaults.decode(self.faults)
+        if let problem = faults.problem { problems.append(problem) }
         let spec = ConnectSpec(
             endpoint: endpoint, name: name, send: send.map { ByteBuffer(bytes: $0) },
             connectTimeout: .milliseconds(connectTimeoutMs), capture: capture,
             options: StoredOptions.decode(options),
-            reconnect: ReconnectPolicy(initial: .milliseconds(initialMs), max: .milliseconds(maxMs), jitter: jitter)
+            reconnect: ReconnectPolicy(initial: .milliseconds(initialMs), max: .milliseconds(maxMs), jitter: jitter),
+            faults: faults.faults
         )
-        return SavedReconnecting(spec: spec, createdAt: RFC3339.parse(createdAt) ?? Date(), problem: problem)
+        return SavedReconnecting(spec: spec, createdAt: RFC3339.parse(createdAt) ?? Date(), problem: problems.isEmpty ? nil : problems.joined(separator: "; "))
     }
 }

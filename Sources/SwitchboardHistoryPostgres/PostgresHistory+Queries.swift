@@ -29,6 +29,11 @@ extension HistoryFilter {
             add({ "id < \($0)" }, SessionID.lowerBound(at: until.addingTimeInterval(0.002)))
             add({ "opened_at < \($0)::timestamptz" }, RFC3339.format(until))
         }
+        if let fault {
+            // `faults IS NOT NULL` word for word: the condition of the sessions_with_faults index.
+            clauses.append("faults IS NOT NULL")
+            add({ "EXISTS (SELECT 1 FROM jsonb_array_elements(faults) AS f WHERE f ->> 'name' = \($0) AND (f ->> 'applied')::boolean)" }, fault)
+        }
         if let minBytes {
             bindings.append(minBytes)
             clauses.append("bytes_in + bytes_out >= $\(bindings.count)")
@@ -45,7 +50,7 @@ extension PostgresHistory {
         SELECT id, instance, role, listener, name, local_address, remote_address, state,
                to_char(opened_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
                to_char(closed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
-               close_reason, bytes_in, bytes_out, partner_id, capture, capture_truncated
+               close_reason, bytes_in, bytes_out, partner_id, capture, capture_truncated, faults::text
         FROM sessions
         """
 
@@ -59,7 +64,7 @@ extension PostgresHistory {
             closeReason: try cells[10].decode(String?.self), bytesIn: try cells[11].decode(Int64.self),
             bytesOut: try cells[12].decode(Int64.self), partnerId: try cells[13].decode(String?.self),
             capture: try cells[14].decode(Bool.self), captureTruncated: try cells[15].decode(Bool.self),
-            instance: try cells[1].decode(String?.self)
+            faults: SessionFaultRecord.log(column: try cells[16].decode(String?.self)), instance: try cells[1].decode(String?.self)
         )
     }
 

@@ -6,11 +6,13 @@ import SwitchboardHistory
 extension PostgresHistory {
     static let sessionColumns = [
         "id", "instance", "role", "listener", "name", "local_address", "remote_address", "state", "opened_at", "closed_at",
-        "close_reason", "bytes_in", "bytes_out", "partner_id", "capture", "capture_truncated",
+        "close_reason", "bytes_in", "bytes_out", "partner_id", "capture", "capture_truncated", "faults",
     ]
 
     /// A batch goes in with COPY into a temporary table (one round trip for thousands of rows),
     /// then one upsert from it: a session's row as last reported, never a closed one reopened.
+    /// A fault log only grows, so the longer one is the later and wins, whichever record comes
+    /// last (one without a log never erases one).
     static let upsertSQL = """
         INSERT INTO sessions (\(sessionColumns.joined(separator: ", ")))
         SELECT \(sessionColumns.joined(separator: ", ")) FROM incoming_sessions
@@ -18,7 +20,9 @@ extension PostgresHistory {
             state = excluded.state, closed_at = excluded.closed_at, close_reason = excluded.close_reason,
             bytes_in = excluded.bytes_in, bytes_out = excluded.bytes_out,
             partner_id = coalesce(excluded.partner_id, sessions.partner_id),
-            capture_truncated = excluded.capture_truncated
+            capture_truncated = excluded.capture_truncated,
+            faults = CASE WHEN jsonb_array_length(excluded.faults) >= coalesce(jsonb_array_length(sessions.faults), 0)
+                          THEN excluded.faults ELSE sessions.faults END
         WHERE excluded.state <> 'open' OR sessions.state = 'open'
         """
 
@@ -89,6 +93,7 @@ extension PostgresHistory {
         copy.text(row.partnerId)
         copy.bool(row.capture)
         copy.bool(row.captureTruncated)
+        copy.text(SessionFaultRecord.column(row.faults))
         copy.endRow()
     }
 
@@ -106,9 +111,14 @@ extension PostgresHistory {
                 continue
             }
             let old = kept[at]
-            guard row.state != "open" || old.state == "open" else { continue }
+            let longest = row.faults.count >= old.faults.count ? row.faults : old.faults
+            guard row.state != "open" || old.state == "open" else {
+                kept[at].faults = longest
+                continue
+            }
             var new = row
             new.partnerId = row.partnerId ?? old.partnerId
+            new.faults = longest
             kept[at] = new
         }
         return kept

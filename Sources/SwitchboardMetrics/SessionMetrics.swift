@@ -4,14 +4,14 @@ import SwitchboardCore
 import Synchronization
 
 /// Turns what the core reports into swift-metrics: sessions opened and closed, open sessions,
-/// bytes, rejected connections and connect failures.
+/// bytes, rejected connections, connect failures, and what faults did.
 ///
 /// An observer like the history writer, so the core knows nothing of metrics. It lives in its
 /// own small target rather than in the API because it is not about HTTP: the API only renders
 /// whatever backend the executable bootstrapped.
 ///
 /// Labels are bounded: a listener name (outbound sessions have `listener=""`), a role, a
-/// bucketed close reason, a reject reason, an error kind. Never a session id, an address or an
+/// bucketed close reason, a reject reason, an error kind, a fault type. Never a session id, an address or an
 /// error's text.
 ///
 /// Calls come from event loops: each is a dictionary lookup and a counter increment under a
@@ -27,6 +27,8 @@ public final class SessionMetrics: SwitchboardObserver {
         public static let bytes = "switchboard_bytes_total"
         public static let rejected = "switchboard_connections_rejected_total"
         public static let connectFailures = "switchboard_connect_failures_total"
+        public static let faultsApplied = "switchboard_faults_applied_total"
+        public static let faultBytes = "switchboard_fault_bytes_total"
     }
 
     /// A metric's label names never change, so its name and up to three values identify it.
@@ -82,6 +84,18 @@ public final class SessionMetrics: SwitchboardObserver {
 
     public func connectFailed(listener: String?, name: String?, error: SwitchboardError) {
         counter(Name.connectFailures, ["kind": Self.kind(error.kind)]).increment()
+    }
+
+    /// Per type, never per fault name: names are the operators' and unbounded.
+    public func faultApplied(_ fault: SessionFault, session: SessionID, listener: String?, name: String?) {
+        counter(Name.faultsApplied, ["type": fault.type.name]).increment()
+    }
+
+    /// Called once per chunk a fault touched (no array made here); each effect its own series.
+    public func faultBytes(_ type: FaultType, delayed: Int, dropped: Int, corrupted: Int) {
+        if delayed > 0 { counter(Name.faultBytes, ["type": type.name, "effect": "delayed"]).increment(by: Int64(delayed)) }
+        if dropped > 0 { counter(Name.faultBytes, ["type": type.name, "effect": "dropped"]).increment(by: Int64(dropped)) }
+        if corrupted > 0 { counter(Name.faultBytes, ["type": type.name, "effect": "corrupted"]).increment(by: Int64(corrupted)) }
     }
 
     // MARK: At scrape time

@@ -24,11 +24,20 @@ public struct BuiltService: Sendable {
     public let metrics: MetricsExport
     let ownGroup: MultiThreadedEventLoopGroup?
     let bound: BoundAddress
+    let toxiproxyBound: BoundAddress
     let api: String
+    let toxiproxyAPI: String?
     let logger: Logger
 
     /// Where the API listens, once it does (a port chosen with :0 is known only then).
     public var apiAddress: SocketAddress? { bound.address }
+    /// Where Toxiproxy's API listens, once it does; nil when it is not served.
+    public var toxiproxyAddress: SocketAddress? { toxiproxyBound.address }
+
+    /// The servers' addresses, for a bind that failed (NIO's error does not say which).
+    private var apis: String {
+        toxiproxyAPI.map { "the API on \(api) or the Toxiproxy API on \($0)" } ?? "the API on \(api)"
+    }
 
     /// Runs until SIGTERM or SIGINT (or `serviceGroup.triggerGracefulShutdown()`), then stops
     /// the event loops it made.
@@ -37,10 +46,10 @@ public struct BuiltService: Sendable {
             try await serviceGroup.run()
         } catch let error as IOError where error.errnoCode == EADDRINUSE {
             await history.close()
-            throw StartFailure("cannot listen for the API on \(api): the address is already in use")
+            throw StartFailure("cannot listen for \(apis): the address is already in use")
         } catch let error as IOError where error.errnoCode == EACCES {
             await history.close()
-            throw StartFailure("cannot listen for the API on \(api): permission denied")
+            throw StartFailure("cannot listen for \(apis): permission denied")
         } catch {
             await history.close()
             throw error

@@ -8,6 +8,8 @@ import SwitchboardHistory
 public struct Settings: Sendable {
     /// Where the API listens unless systemd passes its socket.
     public var api: Endpoint
+    /// Where Toxiproxy's HTTP API listens (its clients' customary port is 8474); nil: not served.
+    public var toxiproxyAPI: Endpoint?
     /// The session history: a SQLite file's path, or a `postgres://` URL.
     public var db: String
     /// For a PostgreSQL `db` whose URL has no password: the file holding it (else `PGPASSWORD`).
@@ -37,6 +39,7 @@ public struct Settings: Sendable {
 
     public init(
         api: Endpoint = .host("127.0.0.1", port: 7700),
+        toxiproxyAPI: Endpoint? = nil,
         db: String = "./switchboard.sqlite3",
         dbPasswordFile: String? = nil,
         instance: String = InstanceName.default,
@@ -58,6 +61,7 @@ public struct Settings: Sendable {
         outboundPolicy: OutboundPolicy = .allowAll
     ) {
         self.api = api
+        self.toxiproxyAPI = toxiproxyAPI
         self.db = db
         self.dbPasswordFile = dbPasswordFile
         self.instance = instance

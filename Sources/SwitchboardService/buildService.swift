@@ -38,6 +38,7 @@ public func buildService(
                 + "Give --token-file PATH (or SWITCHBOARD_TOKEN_FILE), listen on loopback or a unix socket, or pass --insecure-bind to accept the risk."
         )
     }
+    if let refusal = ToxiproxyServer.refusal(settings) { throw refusal }
     let token: APIToken?
     do {
         token = try preread ?? settings.tokenFile.map { path throws(TokenFileError) in try APIToken(file: path) }
@@ -122,6 +123,11 @@ public func buildService(
     let retention = RetentionService(database: history, policy: RetentionPolicy(days: settings.retainDays, sessions: settings.retainSessions), logger: logger)
     let reload = TokenReloadService(token: token, path: settings.tokenFile, signals: hangups, logger: logger)
     var services: [any Service] = [app, events, writer, retention, CoreService(switchboard: switchboard, notifier: notifier), reload]
+    // Stopped just before the main API, after the core has closed its sessions.
+    let toxiproxyBound = BoundAddress()
+    if let toxiproxy = ToxiproxyServer.make(settings: settings, switchboard: switchboard, bound: toxiproxyBound, group: group, logger: logger) {
+        services.insert(toxiproxy, at: 1)
+    }
     if let watchdog = WatchdogService(notifier: notifier, group: group, logger: logger, environment: environment) {
         services.insert(watchdog, at: 0)
     }
@@ -133,7 +139,7 @@ public func buildService(
         )
     )
     logger.info("switchboard \(ServiceInfo.version) starting", metadata: [
-        "api": "\(settings.api)", "db": "\(history.location)", "instance": "\(settings.instance)", "event_loops": "\(settings.eventLoops)", "max_sessions": "\(maxSessions)", "fd_limit": "\(descriptors.limit)",
+        "api": "\(settings.api)", "toxiproxy_api": "\(settings.toxiproxyAPI.map(\.description) ?? "off")", "db": "\(history.location)", "instance": "\(settings.instance)", "event_loops": "\(settings.eventLoops)", "max_sessions": "\(maxSessions)", "fd_limit": "\(descriptors.limit)",
         "auth": "\(settings.tokenFile.map { "bearer token from \($0)" } ?? "none")",
         "allow_connect": "\(settings.outboundPolicy.allow.map(\.description).joined(separator: " "))",
         "deny_connect": "\(settings.outboundPolicy.deny.map(\.description).joined(separator: " "))",
@@ -145,6 +151,6 @@ public func buildService(
     unusedHistory = nil
     return BuiltService(
         serviceGroup: serviceGroup, switchboard: switchboard, history: history, writer: writer, info: info, events: events,
-        metrics: metrics, ownGroup: ownGroup, bound: bound, api: settings.api.description, logger: logger
+        metrics: metrics, ownGroup: ownGroup, bound: bound, toxiproxyBound: toxiproxyBound, api: settings.api.description, toxiproxyAPI: settings.toxiproxyAPI?.description, logger: logger
     )
 }

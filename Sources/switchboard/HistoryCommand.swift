@@ -92,6 +92,7 @@ struct HistoryCommand: AsyncParsableCommand {
         @Option(help: ArgumentHelp("Sessions opened at or after this RFC 3339 time.", valueName: "time")) var since: String?
         @Option(help: ArgumentHelp("Sessions opened before this RFC 3339 time.", valueName: "time")) var until: String?
         @Option(help: ArgumentHelp("Sessions that moved at least this many bytes, in and out together.", valueName: "bytes")) var minBytes: Int64?
+        @Option(help: "Only sessions a fault of this name applied to (its toxicity draw said yes).") var fault: String?
         @Option(help: ArgumentHelp("Only sessions of this service (its --instance).", valueName: "name")) var instance: String?
         @Option(help: "At most this many sessions (table and json; ndjson and csv print all).") var limit: Int = 100
         @Option(name: [.customShort("o"), .customLong("output"), .customLong("format")], help: "table (for people), json, ndjson or csv.")
@@ -117,7 +118,8 @@ struct HistoryCommand: AsyncParsableCommand {
             let history = try await source.open()
             let filter = HistoryFilter(
                 listener: listener, name: name, role: role, state: state, remote: remote,
-                since: since.flatMap(RFC3339.parse), until: until.flatMap(RFC3339.parse), minBytes: minBytes, instance: instance
+                since: since.flatMap(RFC3339.parse), until: until.flatMap(RFC3339.parse), minBytes: minBytes, fault: fault,
+                instance: instance
             )
             switch format {
             case .ndjson:
@@ -141,7 +143,7 @@ struct HistoryCommand: AsyncParsableCommand {
         private var query: APIQuery {
             [
                 "listener": listener, "name": name, "role": role?.rawValue, "state": state?.rawValue, "remote": remote,
-                "since": since, "until": until, "min_bytes": minBytes.map(String.init), "instance": instance,
+                "since": since, "until": until, "min_bytes": minBytes.map(String.init), "fault": fault, "instance": instance,
             ]
         }
 

@@ -36,7 +36,7 @@ struct ListenersCommand: AsyncParsableCommand {
 
         func run() async throws {
             let answer = try await api.client { try await $0.request(.GET, "/v1/listeners/\(Path.segment(name))") }
-            try ListenersCommand.print(answer, output.output)
+            try Output.answer(answer, output.output)
         }
     }
 
@@ -82,7 +82,7 @@ struct ListenersCommand: AsyncParsableCommand {
                 "capture": capture ? true : nil, "nodelay": noNodelay ? false : nil,
             ])
             let answer = try await api.client { try await $0.request(.POST, "/v1/listeners", body: body) }
-            try ListenersCommand.print(answer, output.output)
+            try Output.answer(answer, output.output)
         }
     }
 
@@ -104,14 +104,6 @@ struct ListenersCommand: AsyncParsableCommand {
                 Output.line("deleted listener \(listener.name) (\(listener.totalSessions) sessions accepted, \(listener.openSessions) open)")
             case .json, .ndjson: Output.json(answer.body)
             }
-        }
-    }
-
-    /// One listener's answer: its fields, or the JSON as it came.
-    static func print(_ answer: APIAnswer, _ format: OutputFormat) throws {
-        switch format {
-        case .table: try Output.fields(answer.body)
-        case .json, .ndjson: Output.json(answer.body)
         }
     }
 

@@ -24,6 +24,14 @@ enum Output {
         FileHandle.standardError.write(Data((text + "\n").utf8))
     }
 
+    /// One object's answer: its fields a line (table), or the JSON as it came.
+    static func answer(_ answer: APIAnswer, _ format: OutputFormat) throws {
+        switch format {
+        case .table: try fields(answer.body)
+        case .json, .ndjson: json(answer.body)
+        }
+    }
+
     static func json(_ body: Data) {
         var text = String(decoding: body, as: UTF8.self)
         if text.hasSuffix("\n") { text.removeLast() }

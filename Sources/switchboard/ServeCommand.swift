@@ -20,6 +20,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Where the control API listens: HOST:PORT, [IPv6]:PORT or unix:/path. Default 127.0.0.1:7700; env SWITCHBOARD_API.", valueName: "address"))
     var api: String?
 
+    @Option(help: ArgumentHelp("Also serve Toxiproxy's HTTP API (2.12) here, for Toxiproxy's clients: HOST:PORT (its clients expect 127.0.0.1:8474) or unix:/path; loopback or a unix socket unless --insecure-bind, with or without --token-file (its clients send no token). Off unless given; env SWITCHBOARD_TOXIPROXY_API.", valueName: "address"))
+    var toxiproxyAPI: String?
+
     @Option(help: ArgumentHelp("The session history: a SQLite file (created and migrated if needed), or postgres://USER@HOST:PORT/DATABASE for a fleet's history in PostgreSQL (migrated at start; the password from the URL, --db-password-file or PGPASSWORD). Default ./switchboard.sqlite3; env SWITCHBOARD_DB.", valueName: "path|url"))
     var db: String?
 
@@ -83,7 +86,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("A file holding the bearer token every API request but /healthz and /readyz must carry (Authorization: Bearer TOKEN); re-read on SIGHUP. Env SWITCHBOARD_TOKEN_FILE.", valueName: "path"))
     var tokenFile: String?
 
-    @Flag(help: "Serve the API on an address other than loopback (127.0.0.0/8, ::1, localhost) or a unix socket without --token-file.")
+    @Flag(help: "Serve the API on an address other than loopback (127.0.0.0/8, ::1, localhost) or a unix socket without --token-file, and the Toxiproxy API on one at all.")
     var insecureBind = false
 
     @Option(help: ArgumentHelp("Allow outbound connections (sessions, forward upstreams) only to CIDR[:PORTS] (ports N, N-M or a comma list), or unix:/path-prefix; repeatable. With any allow rule, a target must match one. Env SWITCHBOARD_ALLOW_CONNECT.", valueName: "rule"))

@@ -36,7 +36,7 @@ extension SessionsCommand {
             // The service answers once connected, or once its connect timeout (at most 300 s) ends.
             let timeout = Duration.milliseconds(connectTimeoutMs ?? 10_000) + .seconds(15)
             let answer = try await api.client { try await $0.request(.POST, "/v1/sessions", body: body, timeout: timeout) }
-            try SessionsCommand.print(answer, output.output)
+            try Output.answer(answer, output.output)
         }
     }
 }

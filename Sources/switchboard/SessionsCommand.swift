@@ -59,7 +59,7 @@ struct SessionsCommand: AsyncParsableCommand {
 
         func run() async throws {
             let answer = try await api.client { try await $0.request(.GET, "/v1/sessions/\(Path.segment(id))") }
-            try SessionsCommand.print(answer, output.output)
+            try Output.answer(answer, output.output)
         }
     }
 
@@ -87,15 +87,7 @@ struct SessionsCommand: AsyncParsableCommand {
                 }
                 return try await client.request(.DELETE, "/v1/sessions/\(Path.segment(id!))", query: ["reset": reset ? "true" : nil])
             }
-            try SessionsCommand.print(answer, output.output)
-        }
-    }
-
-    /// One object's answer: its fields, or the JSON as it came.
-    static func print(_ answer: APIAnswer, _ format: OutputFormat) throws {
-        switch format {
-        case .table: try Output.fields(answer.body)
-        case .json, .ndjson: Output.json(answer.body)
+            try Output.answer(answer, output.output)
         }
     }
 }

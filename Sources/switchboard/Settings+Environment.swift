@@ -33,6 +33,13 @@ extension Settings {
                 throw ValidationError("--api / SWITCHBOARD_API: \(error)")
             }
         }
+        if let text = value(flags.toxiproxyAPI, "SWITCHBOARD_TOXIPROXY_API") {
+            do {
+                toxiproxyAPI = try Endpoint(parsing: text)
+            } catch {
+                throw ValidationError("--toxiproxy-api / SWITCHBOARD_TOXIPROXY_API: \(error)")
+            }
+        }
         if let level = flags.logLevel {
             logLevel = level
         } else if let text = environment["SWITCHBOARD_LOG_LEVEL"], !text.isEmpty {

@@ -21,8 +21,7 @@ struct SwitchboardCommand: AsyncParsableCommand {
             ServeCommand.self,
             ListenersCommand.self,
             SessionsCommand.self,
-            // FaultsCommand.self (`switchboard faults list|add|change|remove`) goes here once
-            // the service has a faults API (issue 18, section 1).
+            FaultsCommand.self,
             EventsCommand.self,
             HistoryCommand.self,
         ]

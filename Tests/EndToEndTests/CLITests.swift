@@ -64,6 +64,44 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(refused.stderr, "mode reply needs the field 'reply'\n")
     }
 
+    // MARK: Faults
+
+    func testFaultsAddListChangeAndRemove() async throws {
+        let service = try await ServiceProcess.start()
+        defer { Task { await service.stop() } }
+        let api = ["--api", "127.0.0.1:\(service.apiPort!)"]
+        _ = try await cli(["listeners", "create", "web", "127.0.0.1:0", "--mode", "echo"] + api)
+
+        let added = try await cli(["faults", "add", "--listener", "web", "latency", "-a", "latency=100", "-a", "jitter=10", "-o", "json"] + api)
+        XCTAssertEqual(added.status, 0, added.stderr)
+        XCTAssertEqual(try added.json()["name"] as? String, "latency_downstream", "Toxiproxy's default name")
+        let fromAPI = try await service.api.get("/v1/listeners/web/faults")
+        XCTAssertEqual(((try fromAPI.json["faults"] as? [[String: Any]])?.first?["attributes"] as? [String: Any])?["latency"] as? Int, 100)
+
+        let table = try await cli(["faults", "list", "--listener", "web"] + api)
+        XCTAssertEqual(table.status, 0, table.stderr)
+        let lines = table.stdout.split(separator: "\n")
+        XCTAssertTrue(lines[0].hasPrefix("NAME "), table.stdout)
+        XCTAssertTrue(lines.contains { $0.contains("latency_downstream") && $0.contains("latency=100 jitter=10") }, table.stdout)
+
+        let changed = try await cli(["faults", "change", "--listener", "web", "latency_downstream", "-a", "latency=5", "--toxicity", "0.5", "-o", "json"] + api)
+        XCTAssertEqual(changed.status, 0, changed.stderr)
+        let fault = try changed.json()
+        XCTAssertEqual(fault["toxicity"] as? Double, 0.5)
+        XCTAssertEqual((fault["attributes"] as? [String: Any])?["jitter"] as? Int, 10, "merged, not replaced")
+
+        let refused = try await cli(["faults", "add", "--listener", "web", "latency", "-a", "rate=1"] + api)
+        XCTAssertEqual(refused.status, 1, refused.stderr)
+        XCTAssertTrue(refused.stderr.contains("attributes.rate"), refused.stderr)
+        let both = try await cli(["faults", "list", "--listener", "web", "--session", "x"] + api)
+        XCTAssertEqual(both.status, 2, both.stderr)
+
+        let removed = try await cli(["faults", "remove", "--listener", "web", "latency_downstream"] + api)
+        XCTAssertEqual(removed.status, 0, removed.stderr)
+        let empty = try await cli(["faults", "list", "--listener", "web"] + api)
+        XCTAssertTrue(empty.stdout.hasSuffix("(no faults)\n"), empty.stdout)
+    }
+
     // MARK: Sessions
 
     func testSessionsOpenSendReadAndClose() async throws {

@@ -5,18 +5,6 @@ import XCTest
 
 /// The real binary, driven over HTTP, with the seed's own Python programs as peers.
 final class EndToEndTests: XCTestCase {
-    private static let seedPeers = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("SeedPeers")
-
-    /// The seed program with its port changed (and its bind address kept to loopback).
-    private func seedProgram(_ name: String, port: Int, in directory: URL) throws -> URL {
-        let text = try String(contentsOf: Self.seedPeers.appendingPathComponent(name), encoding: .utf8)
-            .replacingOccurrences(of: "8080", with: String(port))
-            .replacingOccurrences(of: "0.0.0.0", with: "127.0.0.1")
-        let url = directory.appendingPathComponent(name)
-        try text.write(to: url, atomically: true, encoding: .utf8)
-        return url
-    }
-
     private func python(_ script: URL) throws -> (Process, Pipe) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")

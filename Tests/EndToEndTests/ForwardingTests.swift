@@ -8,24 +8,6 @@ final class ForwardingTests: XCTestCase {
         Int((result["address"] as! String).split(separator: ":").last!)!
     }
 
-    private func run(_ tool: String, _ arguments: [String]) async throws -> (status: Int32, output: String) {
-        // Output goes to a file: a pipe would need reading while the tool runs, and a busy
-        // machine can be slow to deliver its end.
-        let file = FileManager.default.temporaryDirectory.appendingPathComponent("\(tool)-\(UUID().uuidString.prefix(8)).out")
-        _ = FileManager.default.createFile(atPath: file.path, contents: nil)
-        defer { try? FileManager.default.removeItem(at: file) }
-        let output = try FileHandle(forWritingTo: file)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [tool] + arguments
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        try await eventually("\(tool) to finish", timeout: .seconds(60)) { !process.isRunning }
-        try output.close()
-        return (process.terminationStatus, try String(contentsOf: file, encoding: .utf8))
-    }
-
     private func sessions(_ service: ServiceProcess, _ query: String) async throws -> [[String: Any]] {
         try await service.api.get("/v1/history?\(query)")["sessions"] as? [[String: Any]] ?? []
     }
@@ -33,13 +15,7 @@ final class ForwardingTests: XCTestCase {
     func testIperf3ThroughAForwardListenerCompletesAndBothHalvesAreRecorded() async throws {
         let service = try await ServiceProcess.start()
         defer { Task { await service.stop() } }
-        let iperfPort = try freePort()
-        let server = Process()
-        server.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        server.arguments = ["iperf3", "-s", "-1", "-B", "127.0.0.1", "-p", String(iperfPort)]
-        server.standardOutput = FileHandle.nullDevice
-        server.standardError = FileHandle.nullDevice
-        try server.run()
+        let (iperfPort, server) = try startIperf3Server()
         defer { if server.isRunning { server.terminate() } }
 
         let created = try await service.api.post("/v1/listeners", json: #"{"name":"iperf","address":"127.0.0.1:0","mode":"forward","forward_to":"127.0.0.1:\#(iperfPort)"}"#)
@@ -50,7 +26,7 @@ final class ForwardingTests: XCTestCase {
         // iperf3's server may not be listening yet: retry the client until it gets through.
         var result: (status: Int32, output: String) = (1, "")
         try await eventually("an iperf3 run through the relay", timeout: .seconds(60)) {
-            result = try await run("iperf3", ["-c", "127.0.0.1", "-p", String(forwardPort), "-t", "1", "-P", "2", "-J"])
+            result = try await runTool("iperf3", ["-c", "127.0.0.1", "-p", String(forwardPort), "-t", "1", "-P", "2", "-J"])
             return result.status == 0
         }
         let report = try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as! [String: Any]

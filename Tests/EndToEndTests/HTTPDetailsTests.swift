@@ -75,7 +75,7 @@ final class HTTPDetailsTests: XCTestCase {
         XCTAssertEqual(refused.status, 405, refused.text)
         XCTAssertEqual(refused.errorCode, "method_not_allowed")
         XCTAssertEqual(refused.header("Content-Length"), "\(refused.body.count)")
-        XCTAssertEqual(refused.header("Allow"), "DELETE, GET, POST")
+        XCTAssertEqual(refused.header("Allow"), "DELETE, GET, PATCH, POST")
         XCTAssertEqual(refused.header("Connection"), "close")
     }
 

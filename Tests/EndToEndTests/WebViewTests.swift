@@ -245,6 +245,72 @@ final class WebViewTests: XCTestCase {
         }
     }
 
+    /// A listener's faults on its view, kept current by the live events: one created with the
+    /// listener, one added, one changed and one removed through the API while the page is open;
+    /// and a session's log of the faults that met it.
+    func testAListenersFaultsFollowTheLiveEventsAndASessionShowsItsFaultLog() async throws {
+        let chromium = try Chromium.required()
+        let service = try await ServiceProcess.start()
+        defer { Task { await service.stop() } }
+        let api = service.api
+        let bare = try await api.post("/v1/listeners", json: #"{"name":"bare","address":"127.0.0.1:0","mode":"echo"}"#)
+        XCTAssertEqual(bare.status, 201, bare.text)
+        let flaky = try await api.post("/v1/listeners", json: """
+            {"name":"flaky","address":"127.0.0.1:0","mode":"echo",
+             "faults":[{"name":"lag","type":"latency","attributes":{"latency":5,"jitter":1}}]}
+            """)
+        XCTAssertEqual(flaky.status, 201, flaky.text)
+        let row = { (fault: String) in "document.querySelector('#listener-faults-table tr[data-fault=\"\(fault)\"]')" }
+        let cells = { (fault: String) in "[...\(row(fault)).children].map((cell) => cell.textContent).join('|')" }
+        let shown = "[...document.querySelectorAll('#listener-faults-table tbody tr')].map((row) => row.dataset.fault).join()"
+
+        try await withPage(chromium) { page in
+            // A listener without faults says so.
+            try await page.navigate("http://127.0.0.1:\(service.apiPort!)/ui#/listeners/bare")
+            try await page.waitFor("bare's empty fault list", """
+                document.querySelector('#status').dataset.state === 'live'
+                  && !document.querySelector('#listener-faults').hidden && document.querySelector('#listener-faults').dataset.loading === 'false'
+                """)
+            try await page.expect("document.querySelector('#listener-faults-empty').hidden", "false", "the empty-state line")
+            try await page.expect("document.querySelector('#listener-faults-table').hidden", "true")
+
+            // The fault it was created with.
+            try await page.evaluate("location.hash = '#/listeners/flaky'")
+            try await page.waitFor("flaky's fault", "\(row("lag"))")
+            try await page.expect(cells("lag"), "lag|latency|downstream|1|latency=5 jitter=1")
+            try await page.expect("document.querySelector('#listener-faults-empty').hidden", "true")
+
+            // Added, changed and removed while the page is open: each through a live event.
+            let added = try await api.post("/v1/listeners/flaky/faults", json: #"{"type":"bandwidth","direction":"upstream","toxicity":0.5,"attributes":{"rate":64}}"#)
+            XCTAssertEqual(added.status, 201, added.text)
+            try await page.waitFor("the added fault", row("bandwidth_upstream"), describe: shown)
+            try await page.expect(cells("bandwidth_upstream"), "bandwidth_upstream|bandwidth|upstream|0.5|rate=64")
+            try await page.expect(shown, "lag,bandwidth_upstream", "in the order added")
+            let changed = try await api.patch("/v1/listeners/flaky/faults/lag", json: #"{"attributes":{"latency":300}}"#)
+            XCTAssertEqual(changed.status, 200, changed.text)
+            try await page.waitFor("the changed fault", "\(cells("lag")) === 'lag|latency|downstream|1|latency=300 jitter=1'", describe: cells("lag"))
+            try await page.screenshot(to: Self.screenshots.appendingPathComponent("faults.png"))
+            let removed = try await api.delete("/v1/listeners/flaky/faults/bandwidth_upstream")
+            XCTAssertEqual(removed.status, 200, removed.text)
+            try await page.waitFor("the removed fault gone", "\(row("bandwidth_upstream")) === null", describe: shown)
+            try await page.expect(shown, "lag")
+
+            // A connection the fault met: its log on the session's view.
+            let client = try await TestConnection.connect(port: try Self.port(of: flaky))
+            defer { Task { await client.close() } }
+            try await client.send("ping")
+            _ = try await client.read(atLeast: 4)
+            let sessions = try await api.get("/v1/sessions?listener=flaky")["sessions"] as? [[String: Any]] ?? []
+            let id = try XCTUnwrap(sessions.first?["id"] as? String)
+            try await page.evaluate("location.hash = '#/sessions/\(id)'")
+            try await page.waitFor("the session's fault log", "document.querySelector('#session-faults tr[data-fault=\"lag\"]') && !document.querySelector('#session-faults').hidden")
+            try await page.expect("[...document.querySelector('#session-faults tr[data-fault=\"lag\"]').children].slice(0, 4).map((cell) => cell.textContent).join('|')", "lag|latency|downstream|applied")
+            try await page.evaluate("location.hash = '#/listeners/bare'")
+            try await page.waitFor("bare's view again, still without faults", "document.querySelector('#listener-name').textContent === 'bare' && document.querySelector('#listener-faults').dataset.loading === 'false' && !document.querySelector('#listener-faults-empty').hidden")
+            try await page.expect(shown, "")
+        }
+    }
+
     // MARK: helpers
 
     /// A fresh Chromium and tab for `body`, closed after it whatever happens.

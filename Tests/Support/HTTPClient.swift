@@ -59,6 +59,10 @@ public struct HTTPClient: Sendable {
         try await request("POST", path, body: Array(json.utf8), contentType: contentType)
     }
 
+    public func patch(_ path: String, json: String) async throws -> HTTPResult {
+        try await request("PATCH", path, body: Array(json.utf8))
+    }
+
     public func request(
         _ method: String, _ path: String, body: [UInt8]? = nil, contentType: String? = nil,
         extraHeaders: [(String, String)] = [], timeout: Duration = .seconds(70)

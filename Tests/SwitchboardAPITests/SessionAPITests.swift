@@ -211,7 +211,7 @@ final class SessionAPITests: XCTestCase {
             XCTAssertEqual(index["version"] as? String, "0.1.0")
             let document = try await api.get(try XCTUnwrap(index["openapi"] as? String))
             XCTAssertEqual(document.status, 200)
-            let odd = try await api.get("/?pretty")
+            let odd = try await api.get("/?verbose")
             XCTAssertEqual(odd.errorCode, "unknown_parameter", odd.text)
             let info = try await api.get("/v1/info")
             XCTAssertEqual(info["version"] as? String, "0.1.0")

@@ -10,25 +10,19 @@ final class FaultStageTests: XCTestCase {
     private final class Tail: ChannelInboundHandler, @unchecked Sendable {
         typealias InboundIn = ByteBuffer
         var seen: [String] = []
+        /// The bytes as they came: a corrupted byte need not be UTF-8.
+        var chunks: [[UInt8]] = []
         var writabilityChanges = 0
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-            seen.append(String(buffer: unwrapInboundIn(data)))
+            let buffer = unwrapInboundIn(data)
+            seen.append(String(buffer: buffer))
+            chunks.append(Array(buffer.readableBytesView))
         }
         func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
             if case ChannelEvent.inputClosed = event { seen.append("FIN") }
         }
         func channelInactive(context: ChannelHandlerContext) { seen.append("inactive") }
         func channelWritabilityChanged(context: ChannelHandlerContext) { writabilityChanges += 1 }
-    }
-
-    /// Counts the `read()` calls that reach the socket.
-    private final class ReadCounter: ChannelOutboundHandler, @unchecked Sendable {
-        typealias OutboundIn = Any
-        var reads = 0
-        func read(context: ChannelHandlerContext) {
-            reads += 1
-            context.read()
-        }
     }
 
     private struct Rig {
@@ -134,6 +128,31 @@ final class FaultStageTests: XCTestCase {
         XCTAssertEqual(rig.session.info.closeReason, .fault("limit_data"))
     }
 
+    func testALimitLoweredBelowWhatPassedClosesAtTheNextByte() throws {
+        let limit = fault(.limitData, .upstream, ["bytes": 100])
+        let rig = try rig([limit])
+        try rig.channel.writeInbound(ByteBuffer(string: "0123456789"))
+        var lower = limit
+        lower.attributes["bytes"] = 4
+        rig.set([lower])
+        try rig.channel.writeInbound(ByteBuffer(string: "more"))
+        XCTAssertEqual(rig.tail.seen, ["0123456789", "inactive"])
+        XCTAssertFalse(rig.channel.isActive)
+    }
+
+    func testCorruptWithAProbabilityTooSmallForADoubleCorruptsNothingAndDoesNotTrap() throws {
+        let rig = try rig([fault(.corrupt, .upstream, ["probability": 1e-300])])
+        try rig.channel.writeInbound(ByteBuffer(string: "intact"))
+        XCTAssertEqual(rig.tail.seen, ["intact"])
+    }
+
+    func testCorruptWithProbabilityOneFlipsABitInEveryByte() throws {
+        let rig = try rig([fault(.corrupt, .upstream, ["probability": 1])])
+        let sent = Array("every byte".utf8)
+        try rig.channel.writeInbound(ByteBuffer(bytes: sent))
+        XCTAssertEqual(zip(rig.tail.chunks[0], sent).map { ($0 ^ $1).nonzeroBitCount }, Array(repeating: 1, count: sent.count))
+    }
+
     func testABlackholeSwallowsAndKeepsTheConnectionOpen() throws {
         let rig = try rig([fault(.blackhole, .downstream)])
         let written = rig.channel.writeAndFlush(ByteBuffer(string: "gone"))
@@ -204,7 +223,7 @@ final class FaultStageTests: XCTestCase {
         let original = Array("hello world".utf8)
         try rig.channel.writeInbound(ByteBuffer(bytes: original))
         try rig.channel.writeInbound(ByteBuffer(bytes: original))
-        let seen = rig.tail.seen.map { Array($0.utf8) }
+        let seen = rig.tail.chunks
         XCTAssertEqual(seen.count, 2)
         XCTAssertEqual(seen[1], original, "the count is used up")
         let flipped = zip(seen[0], original).map { ($0 ^ $1).nonzeroBitCount }

@@ -61,16 +61,6 @@ final class SessionPipelineTests: XCTestCase {
         _ = try? channel.finish()
     }
 
-    /// Counts the `read()` calls that reach the socket end of the pipeline.
-    private final class ReadCounter: ChannelOutboundHandler, @unchecked Sendable {
-        typealias OutboundIn = Any
-        var reads = 0
-        func read(context: ChannelHandlerContext) {
-            reads += 1
-            context.read()
-        }
-    }
-
     func testTheRecorderCountsCapturesAndHoldsBackReadsWhileTheOperatorHasTooMuchUnread() throws {
         let channel = EmbeddedChannel()
         let captured = Ends()

@@ -285,6 +285,31 @@ final class HistoryStoreTests: XCTestCase {
         }
     }
 
+    /// A session's fault log is kept as written (a later record without one never erases it), and
+    /// `fault=` finds the sessions the fault applied to, not those it passed by.
+    func testTheFaultFilterFindsTheSessionsAFaultAppliedTo() async throws {
+        try await each { database, _ in
+            func entry(applied: Bool, at: String) -> SessionFaultRecord {
+                SessionFaultRecord(name: "slow", type: "latency", direction: "downstream", applied: applied, at: at)
+            }
+            let info = SessionInfo.sample()
+            var hit = Self.closed(info)
+            hit.faults = [entry(applied: true, at: hit.openedAt)]
+            var passed = Self.closed(SessionInfo.sample())
+            passed.faults = [entry(applied: false, at: passed.openedAt)]
+            let plain = Self.closed(SessionInfo.sample())
+            try await database.write(sessions: [hit, passed, plain], messages: [], aliveAt: Date())
+            try await database.write(sessions: [Self.closed(info)], messages: [], aliveAt: Date())
+            let found = try await database.page(HistoryFilter(fault: "slow"), limit: 10).sessions
+            XCTAssertEqual(found.map(\.id), [hit.id], name(database))
+            XCTAssertEqual(found.first?.faults, hit.faults)
+            let none = try await database.page(HistoryFilter(fault: "other"), limit: 10).sessions
+            XCTAssertEqual(none.count, 0)
+            let plainRow = try await database.session(id: plain.id)
+            XCTAssertEqual(plainRow?.faults, [])
+        }
+    }
+
     /// After a crash each instance marks only its own open sessions interrupted, closed when
     /// it was last known alive.
     func testEachInstanceMarksOnlyItsOwnOpenSessionsInterrupted() async throws {

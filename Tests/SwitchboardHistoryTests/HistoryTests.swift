@@ -85,6 +85,29 @@ final class HistoryTests: XCTestCase {
         XCTAssertEqual(try new.markInterrupted(now: Date()), 1)
     }
 
+    func testADisabledListenerIsStoredDisabledAndComesBackUnbound() async throws {
+        let database = try HistoryDatabase(path: path)
+        var bound = ""
+        try await withWriter(database) { _, switchboard in
+            let info = try await switchboard.createListener(ListenerSpec(name: "p", address: .host("127.0.0.1", port: 0), mode: .forward(to: .host("127.0.0.1", port: 9), resetOnFailure: false)))
+            bound = info.address
+            try await switchboard.changeListener(named: "p") { $0.enabled = false }
+            let saved = try database.savedListeners()
+            XCTAssertEqual(saved.map(\.spec.enabled), [false])
+            XCTAssertEqual(saved[0].spec.address.description, bound, "the port it was bound to, to listen on again when enabled")
+        }
+        let switchboard = Switchboard(group: MultiThreadedEventLoopGroup.singleton, logger: logger, store: database)
+        let result = await switchboard.restoreListeners(try database.savedListeners())
+        XCTAssertEqual(result.restored, 1)
+        let info = try switchboard.listener(named: "p")
+        XCTAssertEqual(info.state, .disabled)
+        XCTAssertEqual(info.address, bound)
+        let enabled = try await switchboard.changeListener(named: "p") { $0.enabled = true }
+        XCTAssertEqual(enabled.state, .listening)
+        XCTAssertEqual(try database.savedListeners().map(\.spec.enabled), [true])
+        await switchboard.shutdown()
+    }
+
     func testAListenerWhoseAddressIsTakenIsReportedNotDropped() async throws {
         let database = try HistoryDatabase(path: path)
         let blocker = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: 0).get()

@@ -59,6 +59,8 @@ CREATE TABLE listeners (
     reset_on_failure  BOOLEAN NOT NULL DEFAULT false,
     options           JSONB,
     faults            JSONB CHECK (faults IS NULL OR jsonb_typeof(faults) = 'array'),
+    -- A disabled listener is kept with its faults, not bound, until it is enabled again.
+    enabled           BOOLEAN NOT NULL DEFAULT true,
     created_at        TIMESTAMPTZ NOT NULL,
     PRIMARY KEY (instance, name),
     CHECK ((mode = 'reply') = (reply IS NOT NULL)),

@@ -13,7 +13,7 @@ struct EventsController {
     }
 
     @Sendable func stream(_ request: Request, context: APIRequestContext) async throws -> Response {
-        let query = try Query(request, allowed: ["listener", "session", "data"])
+        let query = try Query(request, allowed: ["listener", "session", "data"], answersJSON: false)
         var filter = EventHub.Filter()
         filter.listener = query["listener"]
         if let text = query["session"] {

@@ -18,7 +18,7 @@ struct HistoryController {
 
     enum Format: String, CaseIterable { case json, ndjson, csv }
 
-    static let filterParameters: Set<String> = ["listener", "name", "role", "state", "remote", "since", "until", "min_bytes", "instance"]
+    static let filterParameters: Set<String> = ["listener", "name", "role", "state", "remote", "since", "until", "min_bytes", "fault", "instance"]
 
     @Sendable func list(_ request: Request, context: APIRequestContext) async throws -> Response {
         let query = try Query(request, allowed: Self.filterParameters.union(["limit", "cursor", "format"]))
@@ -32,7 +32,7 @@ struct HistoryController {
             let cursor = query["cursor"].flatMap { $0.isEmpty ? nil : $0 }
             if let cursor, HistoryCursor.parse(cursor) == nil { throw APIError.invalid("cursor '\(cursor)' is not one this service gave out") }
             let page = try await storage { try await history.page(filter, limit: limit, cursor: cursor) }
-            return try JSONResponse.make(Page(sessions: page.sessions, nextCursor: page.nextCursor))
+            return try JSONResponse.make(Page(sessions: page.sessions, nextCursor: page.nextCursor), style: context.jsonStyle)
         case .ndjson, .csv:
             guard query["limit"] == nil, query["cursor"]?.isEmpty ?? true else {
                 throw APIError.invalid("format=\(format.rawValue) streams every matching session; limit and cursor are for format=json")
@@ -70,7 +70,7 @@ struct HistoryController {
         guard let session = try await storage({ try await history.session(id: id.uppercased()) }) else {
             throw APIError.notFound("no session with id '\(id)' in the history")
         }
-        return try JSONResponse.make(session)
+        return try JSONResponse.make(session, style: context.jsonStyle)
     }
 
     @Sendable func messages(_ request: Request, context: APIRequestContext) async throws -> Response {
@@ -83,7 +83,7 @@ struct HistoryController {
             throw APIError.notFound("no session with id '\(id)' in the history")
         }
         let rows = try await storage { try await history.messages(sessionID: id, after: after, limit: limit) }
-        return try JSONResponse.make(CapturedMessages(session: session, rows: rows, after: after, encoding: encoding))
+        return try JSONResponse.make(CapturedMessages(session: session, rows: rows, after: after, encoding: encoding), style: context.jsonStyle)
     }
 
     @Sendable func stats(_ request: Request, context: APIRequestContext) async throws -> Response {
@@ -95,7 +95,7 @@ struct HistoryController {
             since: since.map(RFC3339.format), until: until.map(RFC3339.format), groups: groups,
             sessions: groups.reduce(0) { $0 + $1.sessions },
             bytesIn: groups.reduce(0) { $0 + $1.bytesIn }, bytesOut: groups.reduce(0) { $0 + $1.bytesOut }
-        ))
+        ), style: context.jsonStyle)
     }
 
     static func filter(_ query: Query) throws(APIError) -> HistoryFilter {
@@ -108,6 +108,7 @@ struct HistoryController {
             since: try time(query, "since"),
             until: try time(query, "until"),
             minBytes: (try query.integer("min_bytes", in: 0...UInt64(Int64.max))).map { Int64($0) },
+            fault: query["fault"],
             instance: query["instance"]
         )
     }

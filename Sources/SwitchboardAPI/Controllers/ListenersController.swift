@@ -17,25 +17,25 @@ struct ListenersController {
         _ = try Query(request, allowed: [])
         let body = try await RequestReading.decode(CreateListenerRequest.self, from: request, context: context)
         let spec = try Self.spec(from: body)
-        return try JSONResponse.make(ListenerResponse(info: try await switchboard.createListener(spec)), status: .created)
+        return try JSONResponse.make(ListenerResponse(info: try await switchboard.createListener(spec)), status: .created, style: context.jsonStyle)
     }
 
     @Sendable func list(_ request: Request, context: APIRequestContext) async throws -> Response {
         _ = try Query(request, allowed: [])
-        return try JSONResponse.make(ListenerList(listeners: switchboard.listeners().map(ListenerResponse.init)))
+        return try JSONResponse.make(ListenerList(listeners: switchboard.listeners().map(ListenerResponse.init)), style: context.jsonStyle)
     }
 
     @Sendable func show(_ request: Request, context: APIRequestContext) async throws -> Response {
         _ = try Query(request, allowed: [])
         let name = try context.parameters.require("name")
-        return try JSONResponse.make(ListenerResponse(info: try switchboard.listener(named: name)))
+        return try JSONResponse.make(ListenerResponse(info: try switchboard.listener(named: name)), style: context.jsonStyle)
     }
 
     @Sendable func delete(_ request: Request, context: APIRequestContext) async throws -> Response {
         let query = try Query(request, allowed: ["close_sessions"])
         let closeSessions = try query.bool("close_sessions")
         let name = try context.parameters.require("name")
-        return try JSONResponse.make(ListenerResponse(info: try await switchboard.deleteListener(named: name, closeSessions: closeSessions)))
+        return try JSONResponse.make(ListenerResponse(info: try await switchboard.deleteListener(named: name, closeSessions: closeSessions)), style: context.jsonStyle)
     }
 
     static let modes = ["echo", "reply", "hold", "forward"]
@@ -97,6 +97,9 @@ struct ListenersController {
             nodelay: body.nodelay, keepalive: body.keepalive, idleTimeoutMs: body.idleTimeoutMs,
             connectTimeoutMs: body.connectTimeoutMs, backlog: body.backlog
         )
-        return ListenerSpec(name: body.name, address: address, mode: mode, maxSessions: body.maxSessions?.value, capture: body.capture ?? false, options: options)
+        return ListenerSpec(
+            name: body.name, address: address, mode: mode, maxSessions: body.maxSessions?.value, capture: body.capture ?? false,
+            options: options, faults: try body.faults?.faults() ?? []
+        )
     }
 }

@@ -96,11 +96,11 @@ struct ServiceController {
 
     @Sendable func index(_ request: Request, context: APIRequestContext) async throws -> Response {
         _ = try Query(request, allowed: [])
-        return try JSONResponse.make(Index())
+        return try JSONResponse.make(Index(), style: context.jsonStyle)
     }
 
     @Sendable func health(_ request: Request, context: APIRequestContext) async throws -> Response {
-        try JSONResponse.make(Health(status: "ok"))
+        try JSONResponse.make(Health(status: "ok"), style: context.jsonStyle)
     }
 
     @Sendable func ready(_ request: Request, context: APIRequestContext) async throws -> Response {
@@ -108,7 +108,7 @@ struct ServiceController {
         guard reasons.isEmpty else {
             throw APIError(.serviceUnavailable, "not_ready", reasons.joined(separator: "; "))
         }
-        return try JSONResponse.make(Health(status: "ready"))
+        return try JSONResponse.make(Health(status: "ready"), style: context.jsonStyle)
     }
 
     @Sendable func info(_ request: Request, context: APIRequestContext) async throws -> Response {
@@ -127,6 +127,6 @@ struct ServiceController {
             totalSessions: counts.totalSessions,
             maxSessions: switchboard.maxSessions,
             history: .init(file: history.location, queued: health?.queued, written: health?.written, dropped: health?.dropped, problem: health?.problem)
-        ))
+        ), style: context.jsonStyle)
     }
 }

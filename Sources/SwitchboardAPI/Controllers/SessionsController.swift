@@ -40,6 +40,7 @@ struct SessionsController {
             nodelay: body.nodelay, keepalive: body.keepalive, idleTimeoutMs: body.idleTimeoutMs,
             connectTimeoutMs: body.connectTimeoutMs, backlog: nil
         )
+        spec.faults = try body.faults?.faults() ?? []
         if let timeout = spec.options.connectTimeout {
             spec.connectTimeout = timeout
             spec.options.connectTimeout = nil
@@ -48,9 +49,9 @@ struct SessionsController {
             guard spec.name != nil else { throw APIError(.badRequest, "missing_field", "a reconnecting session needs a 'name'") }
             spec.reconnect = Self.policy(reconnect)
             let status = try await switchboard.startReconnecting(spec)
-            return try JSONResponse.make(reconnectResponse(status), status: .created)
+            return try JSONResponse.make(reconnectResponse(status), status: .created, style: context.jsonStyle)
         }
-        return try JSONResponse.make(SessionRecord(try await switchboard.connect(spec)), status: .created)
+        return try JSONResponse.make(SessionRecord(try await switchboard.connect(spec)), status: .created, style: context.jsonStyle)
     }
 
     /// The policy as asked for; its ranges are the core's (`ReconnectPolicy.validate`).
@@ -78,7 +79,7 @@ struct SessionsController {
             throw APIError(.badRequest, "missing_parameter", "DELETE /v1/sessions needs ?name= of a reconnecting session; close one session with DELETE /v1/sessions/{id}")
         }
         let status = try await switchboard.stopReconnecting(named: name)
-        return try JSONResponse.make(reconnectResponse(status))
+        return try JSONResponse.make(reconnectResponse(status), style: context.jsonStyle)
     }
 
     @Sendable func list(_ request: Request, context: APIRequestContext) async throws -> Response {
@@ -92,20 +93,20 @@ struct SessionsController {
         // Reconnecting sessions have no listener; they show unless the filter rules them out.
         let reconnecting = filter.listener == nil && filter.role != .server
             ? switchboard.reconnecting(named: filter.name).map(reconnectResponse) : []
-        return try JSONResponse.make(SessionList(sessions: switchboard.sessions(filter).map(SessionRecord.init), reconnecting: reconnecting))
+        return try JSONResponse.make(SessionList(sessions: switchboard.sessions(filter).map(SessionRecord.init), reconnecting: reconnecting), style: context.jsonStyle)
     }
 
     @Sendable func show(_ request: Request, context: APIRequestContext) async throws -> Response {
         _ = try Query(request, allowed: [])
         let id = try Self.id(context)
-        return try JSONResponse.make(SessionRecord(try switchboard.session(id)))
+        return try JSONResponse.make(SessionRecord(try switchboard.session(id)), style: context.jsonStyle)
     }
 
     @Sendable func close(_ request: Request, context: APIRequestContext) async throws -> Response {
         let query = try Query(request, allowed: ["reset"])
         let reset = try query.bool("reset")
         let id = try Self.id(context)
-        return try JSONResponse.make(SessionRecord(try await switchboard.closeSession(id, reset: reset)))
+        return try JSONResponse.make(SessionRecord(try await switchboard.closeSession(id, reset: reset)), style: context.jsonStyle)
     }
 
     @Sendable func send(_ request: Request, context: APIRequestContext) async throws -> Response {
@@ -121,7 +122,7 @@ struct SessionsController {
         }
         // Fewer only when the client went away mid-send: then not a 200 that says all went.
         guard try await switchboard.send(id, data) == data.readableBytes else { throw CancellationError() }
-        return try JSONResponse.make(SendResponse(bytesSent: data.readableBytes, session: SessionRecord(try switchboard.session(id))))
+        return try JSONResponse.make(SendResponse(bytesSent: data.readableBytes, session: SessionRecord(try switchboard.session(id))), style: context.jsonStyle)
     }
 
     @Sendable func messages(_ request: Request, context: APIRequestContext) async throws -> Response {
@@ -132,7 +133,7 @@ struct SessionsController {
         let id = try Self.id(context)
         let page = try await switchboard.messages(id, after: after, wait: .milliseconds(Int64(wait * 1000)))
         let state = try switchboard.session(id).state
-        return try JSONResponse.make(MessagesResponse(page: page, state: state, encoding: encoding))
+        return try JSONResponse.make(MessagesResponse(page: page, state: state, encoding: encoding), style: context.jsonStyle)
     }
 
     private static func id(_ context: APIRequestContext) throws -> SessionID {

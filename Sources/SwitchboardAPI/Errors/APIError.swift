@@ -15,17 +15,21 @@ public struct APIError: HTTPResponseError, Sendable {
     }
 
     public func response(from request: Request, context: some RequestContext) throws -> Response {
-        response()
+        response(style: (context as? APIRequestContext)?.jsonStyle ?? .compact)
     }
 
-    func response() -> Response {
-        var response = JSONResponse.make(json: body, status: status)
+    func response(style: JSONStyle) -> Response {
+        var response = JSONResponse.make(json: style == .compact ? body : body(style: style), status: status)
         for field in headers { response.headers.append(field) }
         return response
     }
 
     /// The body, for Hummingbird's answers and the channel handlers that answer below it alike.
-    var body: [UInt8] { JSONResponse.bytes(Body(error: .init(code: code, message: message))) ?? [] }
+    var body: [UInt8] { body(style: .compact) }
+
+    private func body(style: JSONStyle) -> [UInt8] {
+        JSONResponse.bytes(Body(error: .init(code: code, message: message)), style: style) ?? []
+    }
 
     private struct Body: Encodable {
         struct Detail: Encodable { let code: String; let message: String }

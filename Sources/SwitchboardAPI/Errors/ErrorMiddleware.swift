@@ -13,19 +13,19 @@ struct ErrorMiddleware: RouterMiddleware {
         do {
             return try await next(request, context)
         } catch let error as APIError {
-            return error.response()
+            return error.response(style: context.jsonStyle)
         } catch let error as SwitchboardError {
             // The one place the core's refusals become API errors; controllers just `try`.
-            return APIError(error).response()
+            return APIError(error).response(style: context.jsonStyle)
         } catch let error as HTTPError {
-            return translate(error, request: request, context: context).response()
+            return translate(error, request: request, context: context).response(style: context.jsonStyle)
         } catch is CancellationError where Task.isCancelled {
             // The client went away (ClientDisconnect): nobody is likely to read this.
             logger.debug("request cancelled: the client closed the connection", metadata: ["path": "\(request.uri.path)"])
-            return APIError(.serviceUnavailable, "cancelled", "the request was cancelled: the client closed its connection").response()
+            return APIError(.serviceUnavailable, "cancelled", "the request was cancelled: the client closed its connection").response(style: context.jsonStyle)
         } catch {
             logger.error("unexpected error answering \(request.method) \(request.uri.path): \(error)")
-            return APIError(.internalServerError, "internal", "the service failed to answer this request; see its log").response()
+            return APIError(.internalServerError, "internal", "the service failed to answer this request; see its log").response(style: context.jsonStyle)
         }
     }
 

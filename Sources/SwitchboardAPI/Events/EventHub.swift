@@ -136,6 +136,12 @@ public final class EventHub: SwitchboardObserver, Service {
     public func connectFailed(listener: String?, name: String?, error: SwitchboardError) {
         publish(.connectFailed(listener: listener, name: name, error: error, at: Date()))
     }
+    public func faultAdded(_ fault: Fault, on target: FaultTarget) { publish(.faultEdited(.added, fault, target, at: Date())) }
+    public func faultChanged(_ fault: Fault, on target: FaultTarget) { publish(.faultEdited(.changed, fault, target, at: Date())) }
+    public func faultRemoved(_ fault: Fault, from target: FaultTarget) { publish(.faultEdited(.removed, fault, target, at: Date())) }
+    public func faultApplied(_ fault: SessionFault, session: SessionID, listener: String?, name: String?) {
+        publish(.faultApplied(fault, session: session, listener: listener, name: name))
+    }
 
     /// Adds the bytes to each data client's pending sum for the session; a stream writes the sums
     /// once per `dataInterval`.

@@ -17,10 +17,18 @@ struct LiveEvent: Sendable {
         case sessionReconnecting(ReconnectStatus)
         case connectionRejected(listener: String, reason: RejectReason, at: Date)
         case connectFailed(listener: String?, name: String?, error: SwitchboardError, at: Date)
+        /// A fault added to, changed on or removed from its target.
+        case faultEdited(FaultEdit, Fault, FaultTarget, at: Date)
+        /// A fault met a session and applies to it.
+        case faultApplied(SessionFault, session: SessionID, listener: String?, name: String?)
         /// Bytes of one session and direction since its last data event (coalesced).
         case sessionData(SessionDataEvent)
         /// The client asked to resume after an event the hub no longer keeps.
         case lost(lastEventID: UInt64, firstKept: UInt64?)
+    }
+
+    enum FaultEdit: String, Sendable {
+        case added, changed, removed
     }
 
     /// 0 for `lost`, which is not part of the sequence.
@@ -37,6 +45,8 @@ struct LiveEvent: Sendable {
         case .sessionReconnecting: "session.reconnecting"
         case .connectionRejected: "connection.rejected"
         case .connectFailed: "connect.failed"
+        case .faultEdited(let edit, _, _, _): "fault.\(edit.rawValue)"
+        case .faultApplied: "fault.applied"
         case .sessionData: "session.data"
         case .lost: "lost"
         }
@@ -50,6 +60,9 @@ struct LiveEvent: Sendable {
         case .sessionReconnecting: nil
         case .connectionRejected(let listener, _, _): listener
         case .connectFailed(let listener, _, _, _): listener
+        case .faultEdited(_, _, .listener(let name), _): name
+        case .faultEdited: nil
+        case .faultApplied(_, _, let listener, _): listener
         case .sessionData(let data): data.listener
         case .lost: nil
         }
@@ -61,6 +74,8 @@ struct LiveEvent: Sendable {
         case .sessionOpened(let info), .sessionClosed(let info): info.id
         case .sessionReconnecting(let status): status.sessionID
         case .sessionData(let data): data.sessionID
+        case .faultEdited(_, _, .session(let id), _): id
+        case .faultApplied(_, let session, _, _): session
         default: nil
         }
     }
@@ -87,6 +102,10 @@ struct LiveEvent: Sendable {
             RejectedBody(listener: listener, reason: reason.rawValue, at: RFC3339.format(at))
         case .connectFailed(let listener, let name, let error, let at):
             ConnectFailedBody(listener: listener, name: name, code: APIError(error).code, error: error.message, at: RFC3339.format(at))
+        case .faultEdited(_, let fault, let target, let at):
+            FaultEditBody(target: target, fault: fault, at: at)
+        case .faultApplied(let fault, let session, let listener, let name):
+            FaultAppliedBody(sessionId: session.rawValue, listener: listener, name: name, fault: SessionFaultRecord(fault))
         case .sessionData(let data):
             DataBody(sessionId: data.sessionID.rawValue, listener: data.listener, direction: data.direction.rawValue, bytes: data.bytes, at: RFC3339.format(data.at))
         case .lost(let last, let first):
@@ -107,6 +126,45 @@ private struct ConnectFailedBody: Encodable {
     let code: String
     let error: String
     let at: String
+}
+
+/// The target as three keys, one of them set: `listener`, `session_id` (one live session) or
+/// `name` (a reconnecting session).
+private struct FaultEditBody: Encodable {
+    let target: String
+    let listener: String?
+    let sessionId: String?
+    let name: String?
+    let fault: FaultResponse
+    let at: String
+
+    enum CodingKeys: String, CodingKey {
+        case target, listener
+        case sessionId = "session_id"
+        case name, fault, at
+    }
+
+    init(target: FaultTarget, fault: Fault, at: Date) {
+        switch target {
+        case .listener(let name): (self.target, listener, sessionId, self.name) = ("listener", name, nil, nil)
+        case .reconnecting(let name): (self.target, listener, sessionId, self.name) = ("reconnecting", nil, nil, name)
+        case .session(let id): (self.target, listener, sessionId, self.name) = ("session", nil, id.rawValue, nil)
+        }
+        self.fault = FaultResponse(fault: fault)
+        self.at = RFC3339.format(at)
+    }
+}
+
+/// The session as its listener (accepted) or its name (outbound) tells it, and the log entry.
+private struct FaultAppliedBody: Encodable {
+    let sessionId: String
+    let listener: String?
+    let name: String?
+    let fault: SessionFaultRecord
+    enum CodingKeys: String, CodingKey {
+        case sessionId = "session_id"
+        case listener, name, fault
+    }
 }
 
 private struct DataBody: Encodable {

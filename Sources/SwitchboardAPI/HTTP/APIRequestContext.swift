@@ -4,11 +4,13 @@ import NIOCore
 /// The context of every API request: Hummingbird's basic one plus the connection the request
 /// came on, which `BasicRequestContext` does not keep. Through it a request learns that its
 /// client has gone (`ClientDisconnect`) and asks for `100 Continue` when it reads its body.
-/// It also carries the limits the request is held to, set by `ClientDisconnect.Responder`.
+/// It also carries the limits the request is held to and how its JSON answers are laid out
+/// (`?pretty`), both set by `ClientDisconnect.Responder`.
 public struct APIRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     let channel: any Channel
     var limits = APILimits()
+    var jsonStyle = JSONStyle.compact
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)

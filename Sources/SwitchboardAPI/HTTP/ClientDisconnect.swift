@@ -81,8 +81,9 @@ enum ClientDisconnect {
         }
     }
 
-    /// The API's outermost responder: gives each request its limits (here rather than in a
-    /// middleware: one async frame less on every request), and runs each request that can wait
+    /// The API's outermost responder: gives each request its limits and its JSON style (here
+    /// rather than in a middleware: one async frame less on every request; and before the
+    /// router, so that its error answers are laid out as asked too), and runs each request that can wait
     /// in a task of its own that the watch can cancel; the task is awaited and the caller's
     /// cancellation passed on, so it never outlives the request.
     struct Responder<Inner: HTTPResponder>: HTTPResponder where Inner.Context == APIRequestContext {
@@ -93,6 +94,11 @@ enum ClientDisconnect {
         func respond(to request: Request, context: Context) async throws -> Response {
             var context = context
             context.limits = limits
+            do {
+                context.jsonStyle = try JSONStyle(of: request)
+            } catch {
+                return error.response(style: .compact)
+            }
             // A task per request cost /v1/listeners ~14% of its CPU: only what can wait gets one.
             guard Self.mayWait(request), let watch = ClientDisconnect.watch(of: context.channel) else {
                 return try await inner.respond(to: request, context: context)

@@ -4,14 +4,40 @@
 /// per append were a measurable part of an answer.
 final class JSONOutput {
     var bytes: [UInt8] = []
+    /// `.indented`: each element on a line of its own, two spaces deeper per level.
+    let style: JSONStyle
+    /// Objects and arrays open around the next element.
+    private var depth = 0
+
+    init(style: JSONStyle = .compact) {
+        self.style = style
+    }
 
     func append(_ text: StaticString) {
         text.withUTF8Buffer { bytes.append(contentsOf: $0) }
     }
 
-    /// `,"key":` (the comma when not first), or just the comma for an array element.
+    /// `{` or `[`.
+    func open(_ bracket: StaticString) {
+        append(bracket)
+        depth += 1
+    }
+
+    /// `}` or `]`; indented, on a line of its own after the last of `elements`.
+    func close(_ bracket: StaticString, elements: Int) {
+        depth -= 1
+        if style == .indented, elements > 0 { Self.newline(&bytes, depth: depth) }
+        append(bracket)
+    }
+
+    /// `,"key":` (the comma when not first), or just the comma for an array element; indented,
+    /// on a new line and with a space after the colon. One branch on the compact path.
     func element(key: String?, comma: Bool) {
-        Self.element(&bytes, key: key, comma: comma)
+        if style == .compact {
+            Self.element(&bytes, key: key, comma: comma)
+        } else {
+            Self.indentedElement(&bytes, key: key, comma: comma, depth: depth)
+        }
     }
 
     private static func element(_ bytes: inout [UInt8], key: String?, comma: Bool) {
@@ -19,6 +45,19 @@ final class JSONOutput {
         guard let key else { return }
         string(&bytes, key)
         bytes.append(UInt8(ascii: ":"))
+    }
+
+    private static func indentedElement(_ bytes: inout [UInt8], key: String?, comma: Bool, depth: Int) {
+        if comma { bytes.append(UInt8(ascii: ",")) }
+        newline(&bytes, depth: depth)
+        guard let key else { return }
+        string(&bytes, key)
+        bytes.append(contentsOf: [UInt8(ascii: ":"), UInt8(ascii: " ")])
+    }
+
+    private static func newline(_ bytes: inout [UInt8], depth: Int) {
+        bytes.append(UInt8(ascii: "\n"))
+        bytes.append(contentsOf: repeatElement(UInt8(ascii: " "), count: 2 * depth))
     }
 
     func string(_ text: String) {

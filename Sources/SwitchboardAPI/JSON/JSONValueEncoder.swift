@@ -36,14 +36,14 @@ final class JSONValueEncoder: Encoder {
         precondition(shape != .none || count == 0, "a value asked for a container after writing a single value")
         guard shape == .none else { return }
         shape = wanted
-        output.append(wanted == .object ? "{" : "[")
+        output.open(wanted == .object ? "{" : "[")
     }
 
     func finish() {
         closeNested()
         switch shape {
-        case .object: output.append("}")
-        case .array: output.append("]")
+        case .object: output.close("}", elements: count)
+        case .array: output.close("]", elements: count)
         case .none: if count == 0 { output.append("null") }
         }
     }

@@ -9,10 +9,11 @@
 /// profiling `GET /v1/listeners` showed that tree (generic metadata look-ups, hashing, dynamic
 /// casts) as most of the request's cost. This encoder writes each key and value as
 /// `encode(to:)` hands them over. Slashes are not escaped; other text is escaped as JSON
-/// requires. Non-finite numbers are refused, as Foundation refuses them.
+/// requires. Non-finite numbers are refused, as Foundation refuses them. `.indented` lays the
+/// same keys out for a person (`?pretty`), as it writes them.
 public enum StreamingJSONEncoder {
-    public static func encode(_ value: some Encodable) throws -> [UInt8] {
-        let output = JSONOutput()
+    public static func encode(_ value: some Encodable, style: JSONStyle = .compact) throws -> [UInt8] {
+        let output = JSONOutput(style: style)
         output.bytes.reserveCapacity(1024)
         let encoder = JSONValueEncoder(output: output, parent: nil, key: nil)
         try value.encode(to: encoder)

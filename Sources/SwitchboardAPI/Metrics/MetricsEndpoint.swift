@@ -22,7 +22,7 @@ struct MetricsController {
     let export: MetricsExport
 
     @Sendable func scrape(_ request: Request, context: APIRequestContext) async throws -> Response {
-        _ = try Query(request, allowed: [])
+        _ = try Query(request, allowed: [], answersJSON: false)
         export.beforeScrape()
         var bytes: [UInt8] = []
         bytes.reserveCapacity(16 << 10)

@@ -6,12 +6,14 @@ import Foundation
 enum MetricsHelp {
     static let text: [String: String] = [
         "switchboard_sessions_opened_total": "sessions opened; outbound sessions have listener=\"\"",
-        "switchboard_sessions_closed_total": "sessions closed; reason is local, peer, reset, idle, partner, error (never the error's text) or interrupted",
+        "switchboard_sessions_closed_total": "sessions closed; reason is local, peer, reset, idle, partner, fault, error (never the error's text) or interrupted",
         "switchboard_open_sessions": "sessions open at the scrape",
         "switchboard_listeners": "listeners at the scrape",
         "switchboard_bytes_total": "bytes moved (a forwarded pair's halves carry the same bytes, told apart by role); counted at each scrape for open sessions, so long sessions move it too, and each byte once",
         "switchboard_connections_rejected_total": "connections accepted and closed at once (listener_limit, service_limit, forward_loop)",
         "switchboard_connect_failures_total": "outbound connections that could not be made",
+        "switchboard_faults_applied_total": "faults that applied to a session when they met it (the toxicity draw said yes), by type",
+        "switchboard_fault_bytes_total": "bytes fault stages held back (delayed), swallowed (dropped) or changed (corrupted), by type and effect",
         "switchboard_history_records_written_total": "session and message records written to SQLite",
         "switchboard_history_records_dropped_total": "records dropped because the session spool or the writer's memory queue was full",
         "switchboard_history_write_failures_total": "batches SQLite refused (they are retried)",

@@ -16,12 +16,13 @@ struct CreateListenerRequest: StrictRequest {
     var idleTimeoutMs: WholeNumber?
     var connectTimeoutMs: WholeNumber?
     var backlog: WholeNumber?
+    var faults: [FaultRequest]?
 
-    static var nested: [String: any StrictRequestShape.Type] { ["keepalive": KeepaliveRequest.self] }
+    static var nested: [String: any StrictRequestShape.Type] { ["keepalive": KeepaliveRequest.self, "faults": FaultRequest.self] }
 
     typealias Field = CodingKeys
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case name, address, mode, reply, capture, nodelay, keepalive, backlog
+        case name, address, mode, reply, capture, nodelay, keepalive, backlog, faults
         case replyEncoding = "reply_encoding"
         case closeAfterReply = "close_after_reply"
         case maxSessions = "max_sessions"

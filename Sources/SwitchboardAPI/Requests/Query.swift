@@ -1,15 +1,18 @@
 import Hummingbird
 
 /// The query string of a request, with every parameter checked: unknown ones are refused.
+/// `pretty` is one of every endpoint's that answers JSON (`answersJSON`); the responder has
+/// read it already (`JSONStyle`).
 struct Query {
     private let values: [String: String]
 
-    init(_ request: Request, allowed: Set<String>) throws(APIError) {
+    init(_ request: Request, allowed: Set<String>, answersJSON: Bool = true) throws(APIError) {
         var values: [String: String] = [:]
         for (key, value) in request.uri.queryParameters {
             let key = String(key)
-            guard allowed.contains(key) else {
-                let known = allowed.isEmpty ? "none" : allowed.sorted().joined(separator: ", ")
+            guard allowed.contains(key) || (answersJSON && key == JSONStyle.parameter) else {
+                let names = answersJSON ? allowed.union([JSONStyle.parameter]) : allowed
+                let known = names.isEmpty ? "none" : names.sorted().joined(separator: ", ")
                 throw APIError(.badRequest, "unknown_parameter", "unknown query parameter '\(key)'; known: \(known)")
             }
             guard values[key] == nil else {

@@ -31,8 +31,16 @@ enum StrictJSON {
                 let known = allowed.sorted().joined(separator: ", ")
                 throw APIError(.badRequest, "unknown_field", "unknown field '\(fullPath)'; known fields: \(known)")
             }
-            if let shape = nested[key], let value = json_object_iter_value(it), value.pointee.type == JSON_OBJECT {
-                try checkKeys(value, allowed: shape.allowedKeys, nested: shape.nestedShapes, path: fullPath)
+            if let shape = nested[key], let value = json_object_iter_value(it) {
+                // An object of that shape, or an array of them (`faults`), each element named by its index.
+                if value.pointee.type == JSON_OBJECT {
+                    try checkKeys(value, allowed: shape.allowedKeys, nested: shape.nestedShapes, path: fullPath)
+                } else if value.pointee.type == JSON_ARRAY {
+                    for index in 0..<json_array_size(value) {
+                        guard let element = json_array_get(value, index), element.pointee.type == JSON_OBJECT else { continue }
+                        try checkKeys(element, allowed: shape.allowedKeys, nested: shape.nestedShapes, path: "\(fullPath).\(index)")
+                    }
+                }
             }
             iterator = json_object_iter_next(object, it)
         }

@@ -3,8 +3,9 @@ import Hummingbird
 import NIOCore
 
 enum JSONResponse {
-    static func make(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
-        make(json: try StreamingJSONEncoder.encode(value) + [UInt8(ascii: "\n")], status: status)
+    /// `style`: the request's (`context.jsonStyle`), which `?pretty` chooses.
+    static func make(_ value: some Encodable, status: HTTPResponse.Status = .ok, style: JSONStyle) throws -> Response {
+        make(json: try StreamingJSONEncoder.encode(value, style: style) + [UInt8(ascii: "\n")], status: status)
     }
 
     static func make(json: [UInt8], status: HTTPResponse.Status) -> Response {
@@ -12,7 +13,7 @@ enum JSONResponse {
     }
 
     /// The bytes of an answer, its final newline included; nil when the value cannot be JSON.
-    static func bytes(_ value: some Encodable) -> [UInt8]? {
-        (try? StreamingJSONEncoder.encode(value)).map { $0 + [UInt8(ascii: "\n")] }
+    static func bytes(_ value: some Encodable, style: JSONStyle = .compact) -> [UInt8]? {
+        (try? StreamingJSONEncoder.encode(value, style: style)).map { $0 + [UInt8(ascii: "\n")] }
     }
 }

@@ -20,7 +20,7 @@ struct ListenerResponse: Encodable {
         case bytesOut = "bytes_out"
         case forwardTo = "forward_to"
         case onUpstreamFailure = "on_upstream_failure"
-        case options
+        case options, faults
     }
 
     func encode(to encoder: any Encoder) throws {
@@ -50,5 +50,6 @@ struct ListenerResponse: Encodable {
         try c.encode(info.rejectedSessions, forKey: .rejectedSessions)
         try c.encode(info.bytesIn, forKey: .bytesIn)
         try c.encode(info.bytesOut, forKey: .bytesOut)
+        try c.encode(info.faults.map(FaultResponse.init), forKey: .faults)
     }
 }

@@ -10,6 +10,8 @@ struct ReconnectResponse: Encodable {
     let failures: Int
     let nextAttemptAt: String?
     let lastError: String?
+    /// Aimed at every connection it makes.
+    let faults: [FaultResponse]
     let session: SessionRecord?
 
     enum CodingKeys: String, CodingKey {
@@ -18,7 +20,7 @@ struct ReconnectResponse: Encodable {
         case failures
         case nextAttemptAt = "next_attempt_at"
         case lastError = "last_error"
-        case session
+        case faults, session
     }
 
     init(status: ReconnectStatus, session: SessionRecord?) {
@@ -29,6 +31,7 @@ struct ReconnectResponse: Encodable {
         failures = status.failures
         nextAttemptAt = status.nextAttemptAt.map(RFC3339.format)
         lastError = status.lastError
+        faults = status.faults.map(FaultResponse.init)
         self.session = session
     }
 }

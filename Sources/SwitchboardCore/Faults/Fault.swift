@@ -24,6 +24,10 @@ public struct Fault: Sendable, Equatable {
 
     public subscript(_ attribute: String) -> Double { attributes[attribute] ?? 0 }
 
+    /// Faults on one listener or session: enough for any test, few enough that their sum of
+    /// delays stays a number.
+    public static let maxPerTarget = 64
+
     /// The attributes of its type in their order, given or not (a missing one as 0).
     public var orderedAttributes: [(name: String, value: Double, fraction: Bool)] {
         type.attributes.map { ($0.name, self[$0.name], $0.fraction) }
@@ -67,6 +71,9 @@ public struct Fault: Sendable, Equatable {
 extension Array where Element == Fault {
     /// Refuses a list with two faults of one name, or any fault `validate` refuses.
     public func validate() throws(SwitchboardError) {
+        guard count <= Fault.maxPerTarget else {
+            throw SwitchboardError(.invalidArgument, "a listener or session takes at most \(Fault.maxPerTarget) faults")
+        }
         var names = Set<String>()
         for fault in self {
             try fault.validate()

@@ -73,9 +73,10 @@ struct FaultFlow {
         }
         var closesAfter = false
         if let limit = rules.limit, passed + Int64(data.readableBytes) >= limit {
-            let room = Int(limit - passed)
+            // A limit lowered below what has passed already (PATCH) leaves no room at all.
+            let room = Int(max(0, limit - passed))
             outcome.dropped = data.readableBytes - room
-            data = data.getSlice(at: data.readerIndex, length: room)!
+            data = data.getSlice(at: data.readerIndex, length: room) ?? ByteBuffer()
             closesAfter = true
             finished = true
         }
@@ -213,8 +214,10 @@ struct FaultFlow {
                 var index = -1
                 while true {
                     let u = Double.random(in: Double.leastNonzeroMagnitude..<1)
-                    index += 1 + Int((Foundation.log(u) / Foundation.log(1 - p)).rounded(.down))
-                    if index >= length || index < 0 { break }
+                    // A probability too small for a Double's 1 - p gives no finite gap: none.
+                    let gap = (Foundation.log(u) / Foundation.log(1 - p)).rounded(.down)
+                    guard gap.isFinite, gap < Double(length - 1 - index) else { break }
+                    index += 1 + Int(gap)
                     positions.append(index)
                 }
             }

@@ -240,12 +240,20 @@ final class FaultStage: ChannelDuplexHandler, RemovableChannelHandler {
         case .inactive:
             context.fireChannelInactive()
         case .closeConnection:
-            session.noteCloseReason(.fault("limit_data"))
-            context.close(promise: nil)
+            closeAfterWrites(context: context)
         case .close(let mode, let promise):
             context.close(mode: mode, promise: promise)
         }
         return false
+    }
+
+    /// `limit_data` reached: closed once what was written before (an echo of the last bytes
+    /// let through, still unflushed) has gone; a full close at once would drop it.
+    private func closeAfterWrites(context: ChannelHandlerContext) {
+        session.noteCloseReason(.fault("limit_data"))
+        context.writeAndFlush(wrapOutboundOut(ByteBuffer())).assumeIsolated().whenComplete { _ in
+            context.close(promise: nil)
+        }
     }
 
     private func deliverOutbound(_ item: FaultFlow.Item, context: ChannelHandlerContext) -> Bool {
@@ -256,11 +264,7 @@ final class FaultStage: ChannelDuplexHandler, RemovableChannelHandler {
         case .close(let mode, let promise):
             context.close(mode: mode, promise: promise)
         case .closeConnection:
-            session.noteCloseReason(.fault("limit_data"))
-            // After what was written before it; a full close would drop it.
-            context.writeAndFlush(wrapOutboundOut(ByteBuffer())).assumeIsolated().whenComplete { _ in
-                context.close(promise: nil)
-            }
+            closeAfterWrites(context: context)
         case .inputClosed, .inactive:
             break
         }

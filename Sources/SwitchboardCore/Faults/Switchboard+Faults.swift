@@ -20,7 +20,9 @@ extension Switchboard {
     /// their live connections as well as the ones to come.
     @discardableResult
     public func addFault(_ fault: Fault, to target: FaultTarget) async throws(SwitchboardError) -> Fault {
-        try await editFaults(on: target) { faults throws(SwitchboardError) in
+        // What is wrong with the fault itself comes before whether its name is free.
+        try fault.validate()
+        return try await editFaults(on: target) { faults throws(SwitchboardError) in
             guard !faults.contains(where: { $0.name == fault.name }) else {
                 throw SwitchboardError(.nameTaken, "\(target) has a fault named '\(fault.name)'")
             }

@@ -85,6 +85,18 @@ final class Listener: Sendable {
 
     func deactivate() { mutable.withLock { $0.active = false } }
 
+    /// A listener made again with a changed spec (`Switchboard.changeListener`) goes on
+    /// counting where the one it replaces stopped; the sessions of that one are closed by then.
+    func continueCounts(from old: Listener) {
+        let counts = old.mutable.withLock { ($0.accepted, $0.rejected, $0.closedBytesIn, $0.closedBytesOut) }
+        mutable.withLock { m in
+            m.accepted += counts.0
+            m.rejected += counts.1
+            m.closedBytesIn += counts.2
+            m.closedBytesOut += counts.3
+        }
+    }
+
     var info: ListenerInfo {
         let (open, counters, boundAddress, active, faults) = mutable.withLock { m in
             (Array(m.open.values), (m.accepted, m.rejected, m.closedBytesIn, m.closedBytesOut), m.boundAddress, m.active, m.faults)
@@ -99,7 +111,7 @@ final class Listener: Sendable {
             name: spec.name, mode: spec.mode, address: boundAddress ?? spec.address.description,
             requestedAddress: spec.address, maxSessions: spec.maxSessions, createdAt: createdAt,
             openSessions: open.count, totalSessions: counters.0, rejectedSessions: counters.1,
-            bytesIn: bytesIn, bytesOut: bytesOut, state: active ? .listening : .stopped,
+            bytesIn: bytesIn, bytesOut: bytesOut, state: !spec.enabled ? .disabled : active ? .listening : .stopped,
             capture: spec.capture, options: spec.options, error: nil, faults: faults
         )
     }

@@ -4,6 +4,8 @@ public struct ListenerInfo: Sendable {
     public enum State: String, Sendable {
         case listening
         case stopped
+        /// Kept, with its faults, but not bound until it is enabled again.
+        case disabled
         /// Restored at start-up but its address could not be bound.
         case failed
     }

@@ -9,9 +9,16 @@ public struct ListenerSpec: Sendable {
     public var options: ConnectionOptions
     /// Created with the listener, atomically; changed later through `Switchboard.addFault` and friends.
     public var faults: [Fault]
+    /// A disabled listener is kept (and stored) with its faults but not bound: its port is
+    /// closed until it is enabled again (Toxiproxy's `enabled: false`).
+    public var enabled: Bool
 
-    public init(name: String, address: Endpoint, mode: ListenerMode, maxSessions: Int? = nil, capture: Bool = false, options: ConnectionOptions = .init(), faults: [Fault] = []) {
+    public init(
+        name: String, address: Endpoint, mode: ListenerMode, maxSessions: Int? = nil, capture: Bool = false, options: ConnectionOptions = .init(),
+        faults: [Fault] = [], enabled: Bool = true
+    ) {
         self.faults = faults
+        self.enabled = enabled
         self.name = name
         self.address = address
         self.mode = mode

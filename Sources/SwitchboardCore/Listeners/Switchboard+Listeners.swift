@@ -17,8 +17,7 @@ extension Switchboard {
         let createdAt = Date()
         let listener: Listener
         do {
-            listener = try await bind(spec, createdAt: createdAt)
-            try await refuseForwardingToItself(listener)
+            listener = try await bindIfEnabled(spec, createdAt: createdAt)
         } catch {
             _ = state.withLock { $0.reservedListenerNames.remove(spec.name) }
             throw error
@@ -55,9 +54,7 @@ extension Switchboard {
             do throws(SwitchboardError) {
                 if let problem = entry.problem { throw SwitchboardError(.invalidArgument, problem) }
                 try Self.validate(spec)
-                let listener = try await bind(spec, createdAt: createdAt)
-                try await refuseForwardingToItself(listener)
-                _ = publish(listener)
+                _ = publish(try await bindIfEnabled(spec, createdAt: createdAt))
                 restored += 1
             } catch {
                 let info = ListenerInfo.failed(spec, createdAt: createdAt, error: error.message)
@@ -80,8 +77,16 @@ extension Switchboard {
         }
         try spec.faults.validate()
         if case .forward = spec.mode {} else if let fault = spec.faults.first(where: { $0.type == .connectDelay }) {
-            throw SwitchboardError(.invalidArgument, "fault '\(fault.name)': connect_delay delays the upstream connect of a forward listener; a \(spec.mode.name) listener has none")
+            throw SwitchboardError(.invalidArgument, "fault '\(fault.name)': connect_delay delays the upstream connect of a forward listener; a listener in mode \(spec.mode.name) has none")
         }
+    }
+
+    /// A disabled listener is made without a socket: it keeps its name, spec and faults.
+    func bindIfEnabled(_ spec: ListenerSpec, createdAt: Date) async throws(SwitchboardError) -> Listener {
+        guard spec.enabled else { return Listener(spec: spec, createdAt: createdAt) }
+        let listener = try await bind(spec, createdAt: createdAt)
+        try await refuseForwardingToItself(listener)
+        return listener
     }
 
     /// Known only once bound (port 0 picks the port): a forward listener whose upstream is its
@@ -207,9 +212,10 @@ extension Switchboard {
 
     func stop(_ listener: Listener, closeSessions: Bool) async {
         listener.deactivate()
-        try? await listener.channel?.close().get()
-        if case .unix(let path) = listener.spec.address {
-            unlink(path)
+        if let channel = listener.channel {
+            try? await channel.close().get()
+            // Only a socket this listener bound is its to remove.
+            if case .unix(let path) = listener.spec.address { unlink(path) }
         }
         if closeSessions {
             await withTaskGroup(of: Void.self) { group in
