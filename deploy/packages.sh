@@ -24,6 +24,7 @@ test=(
     ncat             # a peer nobody here wrote, seeing a fault's reset in the end-to-end tests
     chromium         # headless, for WebViewTests: the web view (/ui) in a real browser, driven over its DevTools pipe
     fonts-dejavu-core  # a font for Chromium's screenshots of the page (it depends on none)
+    postgresql       # the fleet history (--db postgres://): the tests start throwaway servers of their own (initdb, pg_ctl)
 )
 
 case "${1:-}" in
