@@ -14,6 +14,8 @@ public protocol HistoryReading: Sendable {
     func messages(sessionID: String, after: Int64, limit: Int) async throws -> [MessageRecord]
     func stats(since: Date?, until: Date?) async throws -> [HistoryStats]
     func count() async throws -> Int
+    /// Lets go of what the store holds (connections, the lease, the file lock).
+    func close() async
 }
 
 /// What the service keeps its history and its listeners in, for one instance: start-up (the
@@ -41,8 +43,6 @@ public protocol HistoryStore: HistoryReading, ListenerStore {
     /// Deletes what the policy no longer keeps, oldest first, at most `chunk` sessions per
     /// transaction; answers how many sessions went. Open sessions are never pruned.
     func prune(_ policy: RetentionPolicy, now: Date, chunk: Int) async throws -> Int
-    /// Lets go of what the store holds (connections, the lease, the file lock).
-    func close() async
 }
 
 extension HistoryReading {

@@ -80,7 +80,7 @@ actor ConnectionPool {
 
     private func discard(_ connection: PostgresConnection) {
         open -= 1
-        connection.close().whenComplete { _ in }
+        connection.close().whenComplete { _ in _ = connection }
         wakeOne()
     }
 

@@ -103,17 +103,21 @@ final class InstanceLease: Sendable {
     private func check() async -> Bool {
         if let connection = state.withLock({ $0.connection }) {
             do {
-                try await connection.query("SELECT 1", logger: logger)
+                let logger = self.logger
+                try await withDeadline(.seconds(3), "the connection holding the instance") {
+                    try await connection.query("SELECT 1", logger: logger)
+                }
                 return true
             } catch {
                 state.withLock { $0.connection = nil }
-                try? await connection.close()
+                // Not awaited: a connection that stopped answering may not answer its close.
+                connection.close().whenComplete { _ in _ = connection }
                 note("the connection holding instance '\(instance)' was lost (\(PostgresStoreError.summary(error, server: server))); retaking the instance")
             }
         }
         do {
-            let connection = try await pool.connect()
-            if let holder = try await lock(on: connection) {
+            let connection = try await withDeadline(.seconds(5), "PostgreSQL at \(server)") { [pool] in try await pool.connect() }
+            if let holder = try await withDeadline(.seconds(5), "PostgreSQL at \(server)", { try await self.lock(on: connection) }) {
                 try? await connection.close()
                 note("instance '\(instance)' is now held by another live switchboard (\(holder)); this one no longer writes the history")
                 return false
@@ -142,10 +146,13 @@ final class InstanceLease: Sendable {
             return (s.keeper, s.connection)
         }
         task?.cancel()
-        await task?.value
         if let connection {
-            _ = try? await connection.query("SELECT pg_advisory_unlock(\(key))", logger: logger)
-            try? await connection.close()
+            // Closing the connection frees the lock; unlocking first is only tidier.
+            let (key, logger) = (self.key, self.logger)
+            _ = try? await withDeadline(.seconds(2), "the instance's unlock") {
+                try await connection.query("SELECT pg_advisory_unlock(\(key))", logger: logger)
+            }
+            connection.close().whenComplete { _ in _ = connection }
         }
     }
 }

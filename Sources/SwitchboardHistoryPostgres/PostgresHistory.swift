@@ -111,11 +111,15 @@ public final class PostgresHistory: HistoryStore {
         await pool.close()
     }
 
+    /// How long one statement or transaction may take before the server counts as gone.
+    static let answerWithin = Duration.seconds(30)
+
     /// Runs `body` on a pooled connection, its failure in words (server and reason).
     @discardableResult
-    func run<T: Sendable>(_ body: @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+    func run<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
         do {
-            return try await pool.withConnection(body)
+            let pool = self.pool
+            return try await withDeadline(Self.answerWithin, "PostgreSQL at \(url.server)") { try await pool.withConnection(body) }
         } catch let error as HistoryCursor.Invalid {
             throw error
         } catch is CancellationError {
@@ -127,7 +131,7 @@ public final class PostgresHistory: HistoryStore {
 
     /// One transaction on one connection.
     @discardableResult
-    func transaction<T: Sendable>(_ body: @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+    func transaction<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
         let logger = Self.quiet(self.logger)
         return try await run { connection in
             try await connection.query("BEGIN", logger: logger)

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import NIOCore
 import NIOPosix
 import PostgresNIO
@@ -40,7 +43,7 @@ public struct PostgresStoreError: Error, CustomStringConvertible {
     }
 
     private static func reason(_ error: any Error) -> String {
-        if let error = error as? IOError { return error.description }
+        if let error = error as? IOError { return String(cString: strerror(error.errnoCode)).lowercased() }
         if let error = error as? NIOConnectionError {
             if let first = error.connectionErrors.first { return reason(first.error) }
             if let dns = error.dnsAAAAError ?? error.dnsAError { return "the host name cannot be resolved (\(dns))" }

@@ -116,6 +116,16 @@ struct HistoryCommand: AsyncParsableCommand {
 
         private func fromFile() async throws {
             let history = try await source.open()
+            do {
+                try await read(history)
+            } catch {
+                await history.close()
+                throw error
+            }
+            await history.close()
+        }
+
+        private func read(_ history: any HistoryReading) async throws {
             let filter = HistoryFilter(
                 listener: listener, name: name, role: role, state: state, remote: remote,
                 since: since.flatMap(RFC3339.parse), until: until.flatMap(RFC3339.parse), minBytes: minBytes, fault: fault,
@@ -200,6 +210,16 @@ struct HistoryCommand: AsyncParsableCommand {
 
         private func fromFile() async throws {
             let history = try await source.open()
+            do {
+                try await read(history)
+            } catch {
+                await history.close()
+                throw error
+            }
+            await history.close()
+        }
+
+        private func read(_ history: any HistoryReading) async throws {
             guard let session = try await history.session(id: id.uppercased()) else {
                 throw CommandFailure("no session with id '\(id)' in \(history.location)")
             }

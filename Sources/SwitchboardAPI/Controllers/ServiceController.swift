@@ -83,7 +83,7 @@ struct ServiceController {
             let problem: String?
         }
         enum CodingKeys: String, CodingKey {
-            case version
+            case version, instance
             case startedAt = "started_at"
             case uptimeSeconds = "uptime_seconds"
             case api, listeners
