@@ -72,6 +72,7 @@ let package = Package(
             dependencies: [
                 "SwitchboardCore",
                 "SwitchboardHistory",
+                "SwitchboardHistoryPostgres",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]

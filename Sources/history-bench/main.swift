@@ -3,21 +3,32 @@ import Logging
 import ServiceLifecycle
 import SwitchboardCore
 import SwitchboardHistory
+import SwitchboardHistoryPostgres
 
-// history-bench [ROWS] [--no-spool]: how fast the history records sessions, and how fast a
-// filtered first page comes back from a large file. A benchmark, not a test: it prints figures.
-// The writer goes through the session spool as the service's does; --no-spool measures the
-// memory-only writer, for the spool's cost.
+// history-bench [ROWS] [--no-spool] [--postgres URL]: how fast the history records sessions,
+// and how fast a filtered first page comes back from a large history. A benchmark, not a test:
+// it prints figures. The writer goes through the session spool as the service's does;
+// --no-spool measures the memory-only writer, for the spool's cost. --postgres URL measures
+// the PostgreSQL store instead of a SQLite file (an empty database: bench/history makes one).
 
-let arguments = CommandLine.arguments.dropFirst()
-let rows = arguments.first(where: { !$0.hasPrefix("--") }).flatMap(Int.init) ?? 1_000_000
+let arguments = Array(CommandLine.arguments.dropFirst())
+let postgres = arguments.firstIndex(of: "--postgres").map { arguments[$0 + 1] }
+let rows = arguments.first(where: { !$0.hasPrefix("--") && $0 != postgres }).flatMap(Int.init) ?? 1_000_000
 let useSpool = !arguments.contains("--no-spool")
 let folder = FileManager.default.temporaryDirectory.appendingPathComponent("history-bench-\(UUID().uuidString.prefix(8))")
 try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
 defer { try? FileManager.default.removeItem(at: folder) }
-let database = try HistoryDatabase(path: folder.appendingPathComponent("history.sqlite3").path)
 var logger = Logger(label: "history-bench")
 logger.logLevel = .warning
+let database: any HistoryStore
+if let postgres {
+    database = try await PostgresHistory.open(
+        try PostgresURL(parsing: postgres), password: ProcessInfo.processInfo.environment["PGPASSWORD"], instance: "bench", logger: logger
+    )
+} else {
+    database = try HistoryDatabase(path: folder.appendingPathComponent("history.sqlite3").path, instance: "bench")
+}
+print("backend: \(postgres == nil ? "SQLite" : "PostgreSQL")")
 
 func session(_ i: Int, at date: Date, closed: Bool) -> SessionInfo {
     SessionInfo(
@@ -100,6 +111,7 @@ let queries: [(String, HistoryFilter)] = [
     ("last hour", HistoryFilter(since: Date().addingTimeInterval(-3600))),
     ("rare listener", HistoryFilter(listener: "rare")),
     ("min_bytes, many", HistoryFilter(minBytes: 1_000)),
+    ("instance", HistoryFilter(instance: "bench")),
 ]
 print("first page (limit 100) over \(total) sessions:")
 print("query".padding(toLength: 16, withPad: " ", startingAt: 0) + "  p50 ms   p98 ms   rows")
@@ -107,3 +119,4 @@ for (name, filter) in queries {
     let (label, p50, p98, found) = try await timeQuery(name, filter)
     print(label.padding(toLength: 16, withPad: " ", startingAt: 0) + String(format: "  %6.2f   %6.2f   %4d", p50, p98, found))
 }
+await database.close()
