@@ -58,7 +58,7 @@ public func buildService(
     // one process); a built service's `run()` stops them.
     var unusedGroup = ownGroup
     defer { if let unusedGroup { unusedGroup.shutdownGracefully { _ in } } }
-    let info = ServiceInfo()
+    let info = ServiceInfo(instance: settings.instance)
 
     let (history, spoolPath) = try await openHistory(settings, environment: environment, group: group, logger: logger)
     // A start that fails from here on lets go of the store (its lock, its lease).
