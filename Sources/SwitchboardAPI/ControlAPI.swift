@@ -45,13 +45,13 @@ public enum ControlAPI {
         v1.get("openapi.json", use: OpenAPIController().document)
         WebViewController().addRoutes(to: router.group("ui"))
         let listeners = v1.group("listeners")
-        ListenersController(switchboard: switchboard).addRoutes(to: listeners)
+        ListenersController(switchboard: switchboard, instance: service.instance).addRoutes(to: listeners)
         FaultsController.listeners(switchboard).addRoutes(to: listeners)
         let sessions = v1.group("sessions")
-        SessionsController(switchboard: switchboard).addRoutes(to: sessions)
+        SessionsController(switchboard: switchboard, instance: service.instance).addRoutes(to: sessions)
         FaultsController.sessions(switchboard).addRoutes(to: sessions)
         HistoryController(history: history).addRoutes(to: v1.group("history"))
-        if let events { EventsController(hub: events).addRoutes(to: v1.group("events")) }
+        if let events { EventsController(hub: events, instance: service.instance).addRoutes(to: v1.group("events")) }
         if let metrics { router.get("metrics", use: MetricsController(export: metrics).scrape) }
         routeTable.set(router.routes.map { ($0.method, $0.path) })
         return router

@@ -107,6 +107,21 @@ public final class HistoryDatabase: Sendable {
         try pool.read { db in try ListenerRecord.filter(Column("instance") == instance).order(Column("created_at")).fetchAll(db) }.map(\.saved)
     }
 
+    /// Listeners and reconnecting sessions stored for other instances, by instance: in a file one
+    /// service holds at a time these are what a service under an earlier name left (a renamed
+    /// host, a container's new host name), which this one does not restore.
+    public func storedForOtherInstances() throws -> [String: Int] {
+        try pool.read { db in
+            var counts: [String: Int] = [:]
+            for table in [ListenerRecord.databaseTableName, ReconnectingRecord.databaseTableName] {
+                for row in try Row.fetchAll(db, sql: "SELECT instance, count(*) AS n FROM \(table) WHERE instance != ? GROUP BY instance", arguments: [instance]) {
+                    counts[row["instance"], default: 0] += row["n"] as Int
+                }
+            }
+            return counts
+        }
+    }
+
     /// The reconnecting sessions to bring back at start-up: this instance's.
     public func savedReconnecting() throws -> [SavedReconnecting] {
         try pool.read { db in try ReconnectingRecord.filter(Column("instance") == instance).order(Column("created_at")).fetchAll(db) }.map(\.saved)

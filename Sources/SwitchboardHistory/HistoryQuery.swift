@@ -39,15 +39,22 @@ public struct HistoryFilter: Sendable {
             && fault == nil && instance == nil
     }
 
+    /// The `bytes_bucket` of a size: its bit length, at most `topBytesBucket` (the columns'
+    /// expression in migrations/0010 and the PostgreSQL schema).
+    public static func bytesBucket(_ bytes: Int64) -> Int {
+        guard bytes > 0 else { return 0 }
+        return min(topBytesBucket, 64 - bytes.leadingZeroBitCount)
+    }
+
+    public static let topBytesBucket = 48
+
     /// `remote` as a LIKE pattern: the prefix with LIKE's own characters escaped by `\`.
     public var remotePattern: String? {
         remote.map { $0.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(of: "_", with: "\\_") + "%" }
     }
 
     /// The WHERE clause and its arguments; `opened_at` bounds are half-open: since ≤ t < until.
-    /// With `bytesIndexed` the min_bytes condition is written so that SQLite can use the
-    /// `sessions_by_bytes` index; otherwise so that it cannot (see `page`).
-    func sql(before cursor: String?, bytesIndexed: Bool = false) -> (String, StatementArguments) {
+    func sql(before cursor: String?) -> (String, StatementArguments) {
         var clauses: [String] = []
         var arguments = StatementArguments()
         func add(_ clause: String, _ value: (any DatabaseValueConvertible)?) {
@@ -86,7 +93,7 @@ public struct HistoryFilter: Sendable {
             clauses.append("faults IS NOT NULL")
             add("EXISTS (SELECT 1 FROM json_each(sessions.faults) WHERE value ->> 'name' = ? AND value ->> 'applied')", fault)
         }
-        if let minBytes { add(bytesIndexed ? "bytes_in + bytes_out >= ?" : "bytes_in + bytes_out + 0 >= ?", minBytes) }
+        if let minBytes { add("bytes_in + bytes_out >= ?", minBytes) }
         if let cursor { add("id < ?", cursor) }
         return (clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND "), arguments)
     }
@@ -158,11 +165,6 @@ public enum HistoryCursor {
 }
 
 extension HistoryDatabase {
-    /// Below this many matches, a min_bytes query reads them through the bytes index and sorts.
-    static let indexedBigSessions = 50_000
-    /// Rows a min_bytes query reads newest first before it asks the bytes index.
-    static let newestWalk = 4_000
-
     /// A page of sessions, newest first, keyset-paginated on the id (a ULID, so time order):
     /// sessions that arrive while a reader pages land before its first page, never between pages.
     public func page(_ filter: HistoryFilter, limit: Int, cursor: String?) async throws -> HistoryPage {
@@ -173,50 +175,29 @@ extension HistoryDatabase {
         }
         let before = cursorID
         let rows = try await pool.read { db in
-            // min_bytes decides nothing about order: walking ids newest first finds a page at
-            // once when big sessions are common and recent, and walks the table when they are
-            // rare or old. The bytes index holds (bytes, id): when it holds not too many
-            // matches, the newest of them are picked from the index alone (a top-N sort) and
-            // only those rows are read. Counting them, up to the bound, is itself an index scan.
+            // min_bytes decides nothing about order, and its matches may be few or many, new or
+            // old: the newest ids of each size bucket that can match, at most a page from each
+            // (an index seek apiece), then the newest of those (migrations/0010).
             if let minBytes = filter.minBytes {
-                // First the newest rows the other filters keep, a bounded walk: when big sessions
-                // are common among them (773,000 of 1,000,000 in bench/history's "min_bytes,
-                // many"), the page is there, in ~1 ms instead of counting 50,000 index entries.
-                // It is the answer when it filled the page, or when the walk saw every row.
                 var others = filter
                 others.minBytes = nil
                 let (otherWhere, otherArguments) = others.sql(before: before)
-                var walkArguments = otherArguments
-                _ = walkArguments.append(contentsOf: [minBytes])
-                let walked = try SessionRecord.fetchAll(db, sql: """
-                    SELECT * FROM (SELECT * FROM sessions \(otherWhere) ORDER BY id DESC LIMIT \(Self.newestWalk)) AS newest
-                    WHERE bytes_in + bytes_out >= ? ORDER BY id DESC LIMIT \(limit + 1)
-                    """, arguments: walkArguments)
-                if walked.count > limit { return walked }
-                let seen = try Int.fetchOne(db, sql: """
-                    SELECT count(*) FROM (SELECT 1 FROM sessions \(otherWhere) ORDER BY id DESC LIMIT \(Self.newestWalk))
-                    """, arguments: otherArguments) ?? 0
-                if seen < Self.newestWalk { return walked }
-                let matches = try Int.fetchOne(db, sql: """
-                    SELECT count(*) FROM (SELECT 1 FROM sessions INDEXED BY sessions_by_bytes
-                                          WHERE bytes_in + bytes_out >= ? LIMIT \(Self.indexedBigSessions))
-                    """, arguments: [minBytes]) ?? 0
-                if matches < Self.indexedBigSessions {
-                    var alone = filter
-                    alone.minBytes = nil
-                    let (whereClause, arguments) = filter.sql(before: before, bytesIndexed: true)
-                    if alone.isEmpty {
-                        return try SessionRecord.fetchAll(db, sql: """
-                            SELECT * FROM sessions WHERE id IN (
-                                SELECT id FROM sessions INDEXED BY sessions_by_bytes \(whereClause)
-                                ORDER BY id DESC LIMIT \(limit + 1))
-                            ORDER BY id DESC
-                            """, arguments: arguments)
+                let lowest = HistoryFilter.bytesBucket(minBytes)
+                var parts: [String] = []
+                var arguments = StatementArguments()
+                for bucket in lowest...HistoryFilter.topBytesBucket {
+                    var conditions = ["bytes_bucket = \(bucket)"]
+                    if !otherWhere.isEmpty { conditions.append(String(otherWhere.dropFirst("WHERE ".count))) }
+                    _ = arguments.append(contentsOf: otherArguments)
+                    if bucket == lowest {
+                        conditions.append("bytes_in + bytes_out >= ?")
+                        _ = arguments.append(contentsOf: [minBytes])
                     }
-                    return try SessionRecord.fetchAll(db, sql: """
-                        SELECT * FROM sessions INDEXED BY sessions_by_bytes \(whereClause) ORDER BY id DESC LIMIT \(limit + 1)
-                        """, arguments: arguments)
+                    parts.append("SELECT id FROM (SELECT id FROM sessions WHERE \(conditions.joined(separator: " AND ")) ORDER BY id DESC LIMIT \(limit + 1))")
                 }
+                return try SessionRecord.fetchAll(db, sql: """
+                    SELECT * FROM sessions WHERE id IN (\(parts.joined(separator: " UNION ALL "))) ORDER BY id DESC LIMIT \(limit + 1)
+                    """, arguments: arguments)
             }
             let (whereClause, arguments) = filter.sql(before: before)
             return try SessionRecord.fetchAll(db, sql: "SELECT * FROM sessions \(whereClause) ORDER BY id DESC LIMIT \(limit + 1)", arguments: arguments)

@@ -86,8 +86,28 @@ extension PostgresHistory {
             before = id
         }
         var bindings = PostgresBindings()
-        let whereClause = filter.postgresWhere(before: before, bindings: &bindings)
-        let rows = try await sessions("\(Self.sessionSelect) \(whereClause) ORDER BY id DESC LIMIT \(limit + 1)", bindings)
+        let rows: [SessionRecord]
+        if let minBytes = filter.minBytes {
+            // As the SQLite file does: the newest ids of each size bucket that can match, at most a
+            // page from each (an index seek apiece), then the newest of those. One subquery run
+            // per bucket (LATERAL), not a union of 40: planning those cost ~30 ms a page.
+            var others = filter
+            others.minBytes = nil
+            let otherWhere = others.postgresWhere(before: before, bindings: &bindings)
+            let lowest = HistoryFilter.bytesBucket(minBytes)
+            bindings.append(minBytes)
+            var conditions = ["bytes_bucket = b", "(b > \(lowest) OR bytes_in + bytes_out >= $\(bindings.count))"]
+            if !otherWhere.isEmpty { conditions.append(String(otherWhere.dropFirst("WHERE ".count))) }
+            rows = try await sessions("""
+                \(Self.sessionSelect) WHERE id IN (
+                    SELECT newest.id FROM generate_series(\(lowest), \(HistoryFilter.topBytesBucket)) AS b,
+                    LATERAL (SELECT id FROM sessions WHERE \(conditions.joined(separator: " AND ")) ORDER BY id DESC LIMIT \(limit + 1)) AS newest)
+                ORDER BY id DESC LIMIT \(limit + 1)
+                """, bindings)
+        } else {
+            let whereClause = filter.postgresWhere(before: before, bindings: &bindings)
+            rows = try await sessions("\(Self.sessionSelect) \(whereClause) ORDER BY id DESC LIMIT \(limit + 1)", bindings)
+        }
         let page = Array(rows.prefix(limit))
         return HistoryPage(sessions: page, nextCursor: rows.count > limit ? page.last.map { HistoryCursor.make(after: $0.id) } : nil)
     }

@@ -58,7 +58,7 @@ public func buildService(
     // one process); a built service's `run()` stops them.
     var unusedGroup = ownGroup
     defer { if let unusedGroup { unusedGroup.shutdownGracefully { _ in } } }
-    let info = ServiceInfo()
+    let info = ServiceInfo(instance: settings.instance)
 
     let (history, spoolPath) = try await openHistory(settings, environment: environment, group: group, logger: logger)
     // A start that fails from here on lets go of the store (its lock, its lease).
@@ -112,6 +112,11 @@ public func buildService(
         logger.info("saved listeners restored", metadata: ["restored": "\(restored)", "failed": "\(failed)"])
     }
     let reconnecting = await switchboard.restoreReconnecting(try await history.savedReconnecting())
+    if let file = history as? HistoryDatabase, let others = try? file.storedForOtherInstances(), !others.isEmpty {
+        logger.warning("the history file holds listeners or reconnecting sessions of other instances, not restored; start with their --instance to serve them", metadata: [
+            "instance": "\(settings.instance)", "others": "\(others.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: ", "))",
+        ])
+    }
     if reconnecting > 0 {
         logger.info("reconnecting sessions restored", metadata: ["sessions": "\(reconnecting)"])
     }

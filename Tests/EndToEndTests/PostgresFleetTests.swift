@@ -122,6 +122,29 @@ final class PostgresFleetTests: XCTestCase {
         XCTAssertFalse(service.output.contains("dropped_total"), service.output)
     }
 
+    /// Sessions made while PostgreSQL is down wait in the spool; a SIGKILL then loses none of
+    /// them: the next start replays them into PostgreSQL before it marks anything interrupted.
+    func testASIGKILLLosesNothingTheSpoolHeld() async throws {
+        let server = try server()
+        defer { server.shutdown() }
+        let first = try await start(server, instance: "killed")
+        let port = try await echoListener(first)
+        try server.stop()
+        try await Self.churn(port, 300)
+        let info = try await first.api.get("/v1/info")
+        let made = try XCTUnwrap(info["total_sessions"] as? Int, info.text)
+        XCTAssertEqual(made, 300)
+        first.signal(SIGKILL)
+        _ = try await first.waitForExit()
+        try server.start()
+        XCTAssertEqual(try server.sql("SELECT count(*) FROM sessions"), "0\n", "nothing reached the server while it was down")
+        let second = try await start(server, instance: "killed", in: first.directory)
+        defer { Task { await second.stop() } }
+        XCTAssertEqual(try server.sql("SELECT count(*), count(*) FILTER (WHERE state = 'closed') FROM sessions"), "\(made)|\(made)\n", second.output)
+        let listeners = try await second.api.get("/v1/listeners")
+        XCTAssertEqual((listeners["listeners"] as? [[String: Any]])?.first?["address"] as? String, "127.0.0.1:\(port)", listeners.text)
+    }
+
     func testABadURLAWrongPasswordOrNoServerStopsTheStartNamingWhatIsWrongAndNeverThePassword() async throws {
         let secret = "s3cret-\(UUID().uuidString.prefix(6))"
         let server = try server(password: secret)

@@ -88,7 +88,7 @@ public final class PostgresServer: @unchecked Sendable {
         try asPostgres("pg_ctl", ["-D", data, "-l", folder.appendingPathComponent("log").path, "-w", "-t", "60", "start"])
         if !FileManager.default.fileExists(atPath: folder.appendingPathComponent("created").path) {
             try asPostgres("createdb", ["-h", folder.path, "-p", String(port), "-U", user, database])
-            FileManager.default.createFile(atPath: folder.appendingPathComponent("created").path, contents: nil)
+            _ = FileManager.default.createFile(atPath: folder.appendingPathComponent("created").path, contents: nil)
         }
     }
 
@@ -100,8 +100,8 @@ public final class PostgresServer: @unchecked Sendable {
     }
 
     /// `psql -c SQL` as the cluster's owner, over its unix socket; the rows as text, one a line.
-    public func sql(_ statement: String) throws -> String {
-        try asPostgres("psql", ["-h", folder.path, "-p", String(port), "-U", user, "-d", database, "-XAtq", "-v", "ON_ERROR_STOP=1", "-c", statement])
+    public func sql(_ statement: String, database: String? = nil) throws -> String {
+        try asPostgres("psql", ["-h", folder.path, "-p", String(port), "-U", user, "-d", database ?? self.database, "-XAtq", "-v", "ON_ERROR_STOP=1", "-c", statement])
     }
 
     /// Stops the server and removes its folder.

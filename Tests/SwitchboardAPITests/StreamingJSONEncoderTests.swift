@@ -63,7 +63,7 @@ final class StreamingJSONEncoderTests: XCTestCase {
                 createdAt: Date(), error: tricky
             )
         }
-        try assertSameJSON(ListenerList(listeners: listeners.map(ListenerResponse.init)))
+        try assertSameJSON(ListenerList(listeners: listeners.map { ListenerResponse(info: $0, instance: "site-a") }))
         let page = MessagePage(
             messages: [Message(seq: 1, direction: .in, at: Date(), data: ByteBuffer(string: tricky)), Message(seq: 2, direction: .out, at: Date(), data: ByteBuffer(bytes: [0xC3, 0x28]))],
             next: 2, firstRetained: nil

@@ -7,6 +7,8 @@ import SwitchboardCore
 /// `GET /v1/events`: live events as Server-Sent Events.
 struct EventsController {
     let hub: EventHub
+    /// The sessions and listeners in events carry it, as their REST answers do.
+    let instance: String
 
     func addRoutes(to group: RouterGroup<APIRequestContext>) {
         group.get(use: stream)
@@ -39,7 +41,7 @@ struct EventsController {
         let limits = hub.limits
         let body = ResponseBody { writer in
             defer { subscription.close() }
-            try await EventStream(subscription: subscription, limits: limits).run(&writer)
+            try await EventStream(subscription: subscription, limits: limits, instance: instance).run(&writer)
         }
         return Response(
             status: .ok,
@@ -63,6 +65,7 @@ extension HTTPField.Name {
 struct EventStream {
     let subscription: EventSubscription
     let limits: EventHub.Limits
+    let instance: String
 
     /// Hands the body writer to the writing task: only that task uses it until it is done,
     /// then it comes back here (the task group guarantees the order).
@@ -79,9 +82,10 @@ struct EventStream {
         let box = WriterBox(writer)
         let subscription = self.subscription
         let limits = self.limits
+        let instance = self.instance
         let outcome = try await withThrowingTaskGroup(of: Outcome.self) { group in
             group.addTask {
-                try await Self.write(subscription, limits: limits, into: box)
+                try await Self.write(subscription, limits: limits, instance: instance, into: box)
                 return .written
             }
             group.addTask {
@@ -101,7 +105,7 @@ struct EventStream {
         try await writer.finish(nil)
     }
 
-    private static func write(_ subscription: EventSubscription, limits: EventHub.Limits, into box: WriterBox) async throws {
+    private static func write(_ subscription: EventSubscription, limits: EventHub.Limits, instance: String, into box: WriterBox) async throws {
         // At once, so a client sees the stream is open (and curl shows something).
         try await box.writer.write(ByteBuffer(string: ": switchboard live events\n\n"))
         var lastWrite = ContinuousClock.now
@@ -113,7 +117,7 @@ struct EventStream {
                 // had to be read whole before a client's HTTP library handed over an event.
                 var buffer = ByteBuffer()
                 for event in events {
-                    buffer.writeString(event.render())
+                    buffer.writeString(event.render(instance: instance))
                     if buffer.readableBytes >= 64 * 1024 {
                         try await box.writer.write(buffer)
                         buffer.clear()

@@ -5,6 +5,8 @@ import SwitchboardCore
 /// `/v1/listeners`: the server role.
 struct ListenersController {
     let switchboard: Switchboard
+    /// Every listener answered with carries it.
+    let instance: String
 
     func addRoutes(to group: RouterGroup<APIRequestContext>) {
         group.post(use: create)
@@ -17,25 +19,25 @@ struct ListenersController {
         _ = try Query(request, allowed: [])
         let body = try await RequestReading.decode(CreateListenerRequest.self, from: request, context: context)
         let spec = try Self.spec(from: body)
-        return try JSONResponse.make(ListenerResponse(info: try await switchboard.createListener(spec)), status: .created, style: context.jsonStyle)
+        return try JSONResponse.make(ListenerResponse(info: try await switchboard.createListener(spec), instance: instance), status: .created, style: context.jsonStyle)
     }
 
     @Sendable func list(_ request: Request, context: APIRequestContext) async throws -> Response {
         _ = try Query(request, allowed: [])
-        return try JSONResponse.make(ListenerList(listeners: switchboard.listeners().map(ListenerResponse.init)), style: context.jsonStyle)
+        return try JSONResponse.make(ListenerList(listeners: switchboard.listeners().map { ListenerResponse(info: $0, instance: instance) }), style: context.jsonStyle)
     }
 
     @Sendable func show(_ request: Request, context: APIRequestContext) async throws -> Response {
         _ = try Query(request, allowed: [])
         let name = try context.parameters.require("name")
-        return try JSONResponse.make(ListenerResponse(info: try switchboard.listener(named: name)), style: context.jsonStyle)
+        return try JSONResponse.make(ListenerResponse(info: try switchboard.listener(named: name), instance: instance), style: context.jsonStyle)
     }
 
     @Sendable func delete(_ request: Request, context: APIRequestContext) async throws -> Response {
         let query = try Query(request, allowed: ["close_sessions"])
         let closeSessions = try query.bool("close_sessions")
         let name = try context.parameters.require("name")
-        return try JSONResponse.make(ListenerResponse(info: try await switchboard.deleteListener(named: name, closeSessions: closeSessions)), style: context.jsonStyle)
+        return try JSONResponse.make(ListenerResponse(info: try await switchboard.deleteListener(named: name, closeSessions: closeSessions), instance: instance), style: context.jsonStyle)
     }
 
     static let modes = ["echo", "reply", "hold", "forward"]

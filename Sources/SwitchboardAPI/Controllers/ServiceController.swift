@@ -11,6 +11,9 @@ public final class ServiceInfo: Sendable {
     public let startedAtDate = Date()
     private let apiAddress = Mutex<String?>(nil)
     private let readiness = Mutex<Readiness>(Readiness())
+    /// What this service's sessions and listeners are recorded under (`--instance`); every
+    /// session and listener it answers with carries it.
+    public let instance: String
 
     private struct Readiness {
         var startupDone = false
@@ -18,7 +21,7 @@ public final class ServiceInfo: Sendable {
         var checks: [@Sendable () -> String?] = []
     }
 
-    public init() {}
+    public init(instance: String = "") { self.instance = instance }
 
     /// Says what start-up is doing until `startupFinished()`; `/readyz` reports it.
     public func startupStep(_ step: String) { readiness.withLock { $0.startupStep = step } }
@@ -118,7 +121,7 @@ struct ServiceController {
         let uptime = ContinuousClock.now - service.startedAt
         return try JSONResponse.make(Info(
             version: ServiceInfo.version,
-            instance: (history as? any HistoryStore)?.instance ?? "",
+            instance: service.instance,
             startedAt: RFC3339.format(service.startedAtDate),
             uptimeSeconds: uptime.inSeconds,
             api: service.address,

@@ -6,6 +6,8 @@ import SwitchboardHistory
 /// `/v1/sessions`: outbound sessions, and reading and writing any open session.
 struct SessionsController {
     let switchboard: Switchboard
+    /// Every session answered with carries it, as its history row does.
+    let instance: String
 
     /// Long-polls wait at most this long (seconds).
     static let maxWait = 60.0
@@ -51,7 +53,7 @@ struct SessionsController {
             let status = try await switchboard.startReconnecting(spec)
             return try JSONResponse.make(reconnectResponse(status), status: .created, style: context.jsonStyle)
         }
-        return try JSONResponse.make(SessionRecord(try await switchboard.connect(spec)), status: .created, style: context.jsonStyle)
+        return try JSONResponse.make(SessionRecord(try await switchboard.connect(spec), instance: instance), status: .created, style: context.jsonStyle)
     }
 
     /// The policy as asked for; its ranges are the core's (`ReconnectPolicy.validate`).
@@ -69,7 +71,7 @@ struct SessionsController {
     }
 
     private func reconnectResponse(_ status: ReconnectStatus) -> ReconnectResponse {
-        ReconnectResponse(status: status, session: status.sessionID.flatMap { try? switchboard.session($0) }.map(SessionRecord.init))
+        ReconnectResponse(status: status, session: status.sessionID.flatMap { try? switchboard.session($0) }.map { SessionRecord($0, instance: instance) })
     }
 
     /// `DELETE /v1/sessions?name=NAME`: stop keeping a named session connected, and close it.
@@ -93,20 +95,20 @@ struct SessionsController {
         // Reconnecting sessions have no listener; they show unless the filter rules them out.
         let reconnecting = filter.listener == nil && filter.role != .server
             ? switchboard.reconnecting(named: filter.name).map(reconnectResponse) : []
-        return try JSONResponse.make(SessionList(sessions: switchboard.sessions(filter).map(SessionRecord.init), reconnecting: reconnecting), style: context.jsonStyle)
+        return try JSONResponse.make(SessionList(sessions: switchboard.sessions(filter).map { SessionRecord($0, instance: instance) }, reconnecting: reconnecting), style: context.jsonStyle)
     }
 
     @Sendable func show(_ request: Request, context: APIRequestContext) async throws -> Response {
         _ = try Query(request, allowed: [])
         let id = try Self.id(context)
-        return try JSONResponse.make(SessionRecord(try switchboard.session(id)), style: context.jsonStyle)
+        return try JSONResponse.make(SessionRecord(try switchboard.session(id), instance: instance), style: context.jsonStyle)
     }
 
     @Sendable func close(_ request: Request, context: APIRequestContext) async throws -> Response {
         let query = try Query(request, allowed: ["reset"])
         let reset = try query.bool("reset")
         let id = try Self.id(context)
-        return try JSONResponse.make(SessionRecord(try await switchboard.closeSession(id, reset: reset)), style: context.jsonStyle)
+        return try JSONResponse.make(SessionRecord(try await switchboard.closeSession(id, reset: reset), instance: instance), style: context.jsonStyle)
     }
 
     @Sendable func send(_ request: Request, context: APIRequestContext) async throws -> Response {
@@ -122,7 +124,7 @@ struct SessionsController {
         }
         // Fewer only when the client went away mid-send: then not a 200 that says all went.
         guard try await switchboard.send(id, data) == data.readableBytes else { throw CancellationError() }
-        return try JSONResponse.make(SendResponse(bytesSent: data.readableBytes, session: SessionRecord(try switchboard.session(id))), style: context.jsonStyle)
+        return try JSONResponse.make(SendResponse(bytesSent: data.readableBytes, session: SessionRecord(try switchboard.session(id), instance: instance)), style: context.jsonStyle)
     }
 
     @Sendable func messages(_ request: Request, context: APIRequestContext) async throws -> Response {

@@ -81,20 +81,20 @@ struct LiveEvent: Sendable {
     }
 
     /// The event as the stream writes it: `id:`, `event:`, one `data:` line of JSON, a blank line.
-    func render() -> String {
-        let json = (try? StreamingJSONEncoder.string(body)) ?? "{}"
+    func render(instance: String) -> String {
+        let json = (try? StreamingJSONEncoder.string(body(instance: instance))) ?? "{}"
         // `lost` stands outside the sequence: no id, so a client's Last-Event-ID stays where it was.
         let idLine = id == 0 ? "" : "id: \(id)\n"
         return "\(idLine)event: \(name)\ndata: \(json)\n\n"
     }
 
     /// What the event's `data:` line holds: the shape its REST counterpart answers with.
-    private var body: any Encodable {
+    private func body(instance: String) -> any Encodable {
         switch payload {
         case .listenerCreated(let info), .listenerDeleted(let info), .listenerFailed(let info):
-            ListenerResponse(info: info)
+            ListenerResponse(info: info, instance: instance)
         case .sessionOpened(let info), .sessionClosed(let info):
-            SessionRecord(info)
+            SessionRecord(info, instance: instance)
         case .sessionReconnecting(let status):
             // The sessions API's shape; `session` is null here (session.opened tells the session).
             ReconnectResponse(status: status, session: nil)

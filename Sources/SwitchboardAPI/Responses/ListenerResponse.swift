@@ -5,6 +5,8 @@ import SwitchboardCore
 /// encoder writes every absent optional as null.
 struct ListenerResponse: Encodable {
     let info: ListenerInfo
+    /// The service (`--instance`) the listener belongs to, last.
+    let instance: String
 
     enum CodingKeys: String, CodingKey {
         case name, mode, address, state, reply, error, capture
@@ -20,7 +22,7 @@ struct ListenerResponse: Encodable {
         case bytesOut = "bytes_out"
         case forwardTo = "forward_to"
         case onUpstreamFailure = "on_upstream_failure"
-        case options, faults
+        case options, faults, instance
     }
 
     func encode(to encoder: any Encoder) throws {
@@ -51,5 +53,6 @@ struct ListenerResponse: Encodable {
         try c.encode(info.bytesIn, forKey: .bytesIn)
         try c.encode(info.bytesOut, forKey: .bytesOut)
         try c.encode(info.faults.map(FaultResponse.init), forKey: .faults)
+        try c.encode(instance, forKey: .instance)
     }
 }
