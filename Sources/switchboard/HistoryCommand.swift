@@ -73,6 +73,18 @@ struct HistoryCommand: AsyncParsableCommand {
             }
         }
 
+        /// Opens the history, hands it to `body` and closes it again, whether `body` throws or not.
+        func reading(_ body: (any HistoryReading) async throws -> Void) async throws {
+            let history = try await open()
+            do {
+                try await body(history)
+            } catch {
+                await history.close()
+                throw error
+            }
+            await history.close()
+        }
+
         func client<T: Sendable>(_ body: (ControlAPIClient) async throws -> T) async throws -> T {
             try await APIOptions.client(api: api, tokenFile: tokenFile, body)
         }
@@ -115,14 +127,7 @@ struct HistoryCommand: AsyncParsableCommand {
         }
 
         private func fromFile() async throws {
-            let history = try await source.open()
-            do {
-                try await read(history)
-            } catch {
-                await history.close()
-                throw error
-            }
-            await history.close()
+            try await source.reading(read)
         }
 
         private func read(_ history: any HistoryReading) async throws {
@@ -209,14 +214,7 @@ struct HistoryCommand: AsyncParsableCommand {
         }
 
         private func fromFile() async throws {
-            let history = try await source.open()
-            do {
-                try await read(history)
-            } catch {
-                await history.close()
-                throw error
-            }
-            await history.close()
+            try await source.reading(read)
         }
 
         private func read(_ history: any HistoryReading) async throws {
