@@ -155,8 +155,8 @@ public final class HistoryDatabase: Sendable {
         // The spool proves the service alive when its newest record was made.
         let newest = rows.map { $0.closedAt ?? $0.openedAt }.max()!
         try pool.write { db in
-            let upsert = try db.cachedStatement(sql: Self.upsertSQL)
-            for row in rows { try upsert.execute(arguments: row.upsertArguments(instance: instance)) }
+            let upsert = try SessionUpsert(db, instance: instance)
+            for row in rows { try upsert.execute(row) }
             try db.execute(
                 sql: "INSERT INTO service_state (key, value) VALUES ('last_alive', ?) ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value)",
                 arguments: [newest]
@@ -169,12 +169,12 @@ public final class HistoryDatabase: Sendable {
     public func write(sessions: [SessionRecord], messages: [MessageRecord], aliveAt now: Date) async throws {
         let instance = self.instance
         try await pool.write { db in
-            let upsert = try db.cachedStatement(sql: Self.upsertSQL)
+            let upsert = try SessionUpsert(db, instance: instance)
             let message = try db.cachedStatement(sql: """
                 INSERT OR REPLACE INTO messages (session_id, seq, direction, at, data) VALUES (?, ?, ?, ?, ?)
                 """)
             for m in messages { try message.execute(arguments: [m.sessionId, m.seq, m.direction, m.at, m.data]) }
-            for row in sessions { try upsert.execute(arguments: row.upsertArguments(instance: instance)) }
+            for row in sessions { try upsert.execute(row) }
             try db.execute(
                 sql: "INSERT INTO service_state (key, value) VALUES ('last_alive', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                 arguments: [RFC3339.format(now)]

@@ -45,6 +45,13 @@ public struct SessionRecord: Codable, Sendable, FetchableRecord, PersistableReco
     }
 
     /// A live session as the core reports it; the store that writes it sets its `instance`.
+    /// The most bytes a column holds, half of a signed 64-bit integer: the stores add the two
+    /// columns up (the size buckets, `min_bytes`), and PostgreSQL refuses a sum past its bigint,
+    /// which would fail every batch holding that row. Counts past it (4.6 EB) are stored as it.
+    public static let maxBytes = Int64.max / 2
+
+    static func stored(_ bytes: UInt64) -> Int64 { Int64(clamping: min(bytes, UInt64(maxBytes))) }
+
     public init(_ info: SessionInfo) {
         self.init(info, instance: nil)
     }
@@ -61,8 +68,8 @@ public struct SessionRecord: Codable, Sendable, FetchableRecord, PersistableReco
         openedAt = RFC3339.format(info.openedAt)
         closedAt = info.closedAt.map(RFC3339.format)
         closeReason = info.closeReason?.description
-        bytesIn = Int64(clamping: info.bytesIn)
-        bytesOut = Int64(clamping: info.bytesOut)
+        bytesIn = Self.stored(info.bytesIn)
+        bytesOut = Self.stored(info.bytesOut)
         partnerId = info.partnerID?.rawValue
         capture = info.capture
         captureTruncated = info.captureTruncated
@@ -103,12 +110,6 @@ public struct SessionRecord: Codable, Sendable, FetchableRecord, PersistableReco
             capture: row["capture"], captureTruncated: row["capture_truncated"],
             faults: SessionFaultRecord.log(column: row["faults"]), instance: row["instance"]
         )
-    }
-
-    /// The values of `HistoryDatabase.upsertSQL`, in its column order.
-    func upsertArguments(instance: String) -> StatementArguments {
-        [id, role, listener, name, localAddress, remoteAddress, state, openedAt, closedAt, closeReason, bytesIn, bytesOut,
-         partnerId, capture, captureTruncated, SessionFaultRecord.column(faults), instance]
     }
 
     /// The CSV columns, in table order.

@@ -100,6 +100,32 @@ final class HistoryStoreTests: XCTestCase {
         }
     }
 
+    /// Every column comes back as written: distinct values in each (a swapped pair of binds
+    /// would show), NULLs, empty strings (not NULL), text that needs quoting, the biggest counts.
+    func testEveryColumnComesBackAsWritten() async throws {
+        let full = SessionRecord(
+            id: "01JF00000000000000000000A1", role: "client", listener: "it's \"quoted\"", name: "ünïcödé name",
+            localAddress: "127.0.0.1:1001", remoteAddress: "[::1]:2002", state: "closed",
+            openedAt: "2026-12-01T10:00:00.000Z", closedAt: "2026-12-01T10:00:01.500Z", closeReason: "reset",
+            bytesIn: SessionRecord.maxBytes, bytesOut: SessionRecord.maxBytes, partnerId: "01JF00000000000000000000B2", capture: true, captureTruncated: true,
+            faults: [SessionFaultRecord(name: "slow", type: "latency", direction: "downstream", applied: true, at: "2026-12-01T10:00:00.100Z")],
+            instance: "test"
+        )
+        let sparse = SessionRecord(
+            id: "01JF00000000000000000000C3", role: "server", listener: "", name: nil, localAddress: nil, remoteAddress: "",
+            state: "open", openedAt: "2026-12-01T11:00:00.000Z", closedAt: nil, closeReason: nil, bytesIn: 0, bytesOut: 0,
+            partnerId: nil, capture: false, captureTruncated: false, faults: [], instance: "test"
+        )
+        XCTAssertEqual(SessionRecord(SessionInfo.sample(bytes: .max)).bytesIn, SessionRecord.maxBytes)
+        try await each { database, _ in
+            try await database.write(sessions: [full, sparse], messages: [], aliveAt: Date())
+            let readFull = try await database.session(id: full.id)
+            let readSparse = try await database.session(id: sparse.id)
+            XCTAssertEqual(readFull, full, name(database))
+            XCTAssertEqual(readSparse, sparse, name(database))
+        }
+    }
+
     func testASessionIsInTheHistoryWhileOpen() async throws {
         try await each { database, _ in
             try await withWriter(database) { _, switchboard in
