@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CSQLiteSettings
 import Foundation
 import GRDB
 import NIOCore
@@ -25,10 +26,16 @@ public final class HistoryDatabase: Sendable {
     /// batch survives the process being killed, and a power loss can take at most the last
     /// few batches, which the durability promise allows (the batch window) at a fraction of the
     /// fsyncs that FULL would cost per batch.
+    /// Made once, before the first database is opened: SQLite takes settings only before it
+    /// starts. Its memory statistics (nothing here reads them) cost the writer a process-wide
+    /// mutex around every allocation.
+    private static let sqliteSettings: Void = { _ = switchboard_sqlite_memstatus_off() }()
+
     public init(path: String, instance: String = InstanceName.default, migrations: [(name: String, sql: String)] = HistoryDatabase.migrations) throws {
         self.path = path
         self.instance = instance
         lock = try FileLock(holding: path)
+        _ = Self.sqliteSettings
         var configuration = Configuration()
         configuration.busyMode = .timeout(5)
         configuration.prepareDatabase { db in

@@ -1,0 +1,6 @@
+#include "CSQLiteSettings.h"
+#include <sqlite3.h>
+
+int switchboard_sqlite_memstatus_off(void) {
+    return sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
