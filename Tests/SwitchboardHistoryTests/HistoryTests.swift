@@ -127,7 +127,7 @@ final class HistoryTests: XCTestCase {
     /// The state index holds only sessions that are not closed (migration 0006), and SQLite
     /// uses such an index only when the query repeats its condition: the few open or
     /// interrupted sessions among a million must still be found through it.
-    func testOpenAndInterruptedFiltersUseThePartialStateIndex() async throws {
+    func testStateAndNameFiltersUseTheirPartialIndexes() async throws {
         let database = try HistoryDatabase(path: path)
         func plan(_ filter: HistoryFilter) async throws -> String {
             let (clause, arguments) = filter.sql(before: "01ZZZZZZZZZZZZZZZZZZZZZZZZ")
@@ -147,6 +147,13 @@ final class HistoryTests: XCTestCase {
                 .map { $0["detail"] as String }.joined()
         }
         XCTAssertTrue(interruptedAtStart.contains("sessions_by_state"), interruptedAtStart)
+        // Only named sessions are in the name index, and a name filter still finds it.
+        let named = try await plan(HistoryFilter(name: "keeper"))
+        XCTAssertTrue(named.contains("sessions_by_name"), named)
+        let entries = try await database.pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT sql FROM sqlite_master WHERE name = 'sessions_by_name'")?["sql"] as String?
+        }
+        XCTAssertEqual(entries?.contains("WHERE name IS NOT NULL"), true, entries ?? "no sessions_by_name")
     }
 
     static let migrationsFolder = URL(fileURLWithPath: #filePath)
