@@ -10,26 +10,7 @@ import XCTest
 /// Faults in the file: stored with their listener or reconnecting session and read back (what
 /// this build cannot carry out as the entry's problem), and each session's log of draws through
 /// the spool into its row, where the fault filter finds it.
-final class FaultHistoryTests: XCTestCase {
-    private var folder: URL!
-    private var logger: Logger = {
-        var logger = Logger(label: "fault-history-test")
-        logger.logLevel = .critical
-        return logger
-    }()
-
-    override func setUp() async throws {
-        folder = FileManager.default.temporaryDirectory.appendingPathComponent("switchboard-faults-\(UUID().uuidString.prefix(8))")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-    }
-
-    override func tearDown() async throws {
-        try? FileManager.default.removeItem(at: folder)
-    }
-
-    private var dbPath: String { folder.appendingPathComponent("history.sqlite3").path }
-    private var spoolPath: String { SessionSpool.path(besideDatabase: dbPath)! }
-
+final class FaultHistoryTests: HistoryTestCase {
     private let latency = Fault(name: "slow", type: .latency, attributes: ["latency": 100, "jitter": 5])
     private let cut = Fault(name: "cut", type: .limitData, direction: .upstream, toxicity: 0.5, attributes: ["bytes": 1000])
 

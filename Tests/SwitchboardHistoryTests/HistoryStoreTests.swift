@@ -11,48 +11,15 @@ import XCTest
 
 /// What both history stores promise, each test run against the SQLite file and PostgreSQL:
 /// the same rows, filters, pages and stats, listeners stored per instance, retention.
-final class HistoryStoreTests: XCTestCase {
-    private var folder: URL!
-    private let logger = HistoryBackends.logger
-
+final class HistoryStoreTests: HistoryTestCase {
     override class func setUp() { HistoryBackends.startServer() }
     override class func tearDown() { HistoryBackends.stopServer() }
-
-    override func setUp() async throws {
-        folder = FileManager.default.temporaryDirectory.appendingPathComponent("switchboard-store-\(UUID().uuidString.prefix(8))")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-    }
-
-    override func tearDown() async throws {
-        try? FileManager.default.removeItem(at: folder)
-    }
 
     private func each(instance: String = "test", _ body: (any HistoryStore, @escaping @Sendable (String) async throws -> any HistoryStore) async throws -> Void) async throws {
         try await HistoryBackends.each(instance: instance, in: folder, body)
     }
 
     private func name(_ store: any HistoryStore) -> String { store is HistoryDatabase ? "SQLite" : "PostgreSQL" }
-
-    /// A writer running as it does in the service, for the length of `body`.
-    private func withWriter(_ database: any HistoryStore, captureLimit: Int = Switchboard.defaultCaptureLimit, _ body: (HistoryWriter, Switchboard) async throws -> Void) async throws {
-        let writer = HistoryWriter(database: database, logger: logger)
-        let switchboard = Switchboard(group: MultiThreadedEventLoopGroup.singleton, logger: logger, observers: [writer], store: database, captureLimit: captureLimit)
-        let group = ServiceGroup(configuration: .init(services: [writer], logger: logger))
-        try await withThrowingTaskGroup(of: Void.self) { tasks in
-            tasks.addTask { try await group.run() }
-            let outcome: Result<Void, any Error>
-            do {
-                try await body(writer, switchboard)
-                outcome = .success(())
-            } catch {
-                outcome = .failure(error)
-            }
-            await switchboard.shutdown()
-            await group.triggerGracefulShutdown()
-            try await tasks.waitForAll()
-            try outcome.get()
-        }
-    }
 
     private func all(_ store: any HistoryStore, _ filter: HistoryFilter = HistoryFilter()) async throws -> [SessionRecord] {
         var rows: [SessionRecord] = []

@@ -9,45 +9,8 @@ import SwitchboardCore
 import SwitchboardTestSupport
 import XCTest
 
-final class HistoryTests: XCTestCase {
-    private var folder: URL!
-    private var logger: Logger = {
-        var logger = Logger(label: "history-test")
-        logger.logLevel = .warning
-        return logger
-    }()
-
-    override func setUp() async throws {
-        folder = FileManager.default.temporaryDirectory.appendingPathComponent("switchboard-history-\(UUID().uuidString.prefix(8))")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-    }
-
-    override func tearDown() async throws {
-        try? FileManager.default.removeItem(at: folder)
-    }
-
-    private var path: String { folder.appendingPathComponent("history.sqlite3").path }
-
-    /// A writer running as it does in the service, for the length of `body`.
-    private func withWriter(_ database: HistoryDatabase, _ body: (HistoryWriter, Switchboard) async throws -> Void) async throws {
-        let writer = HistoryWriter(database: database, logger: logger)
-        let switchboard = Switchboard(group: MultiThreadedEventLoopGroup.singleton, logger: logger, observers: [writer], store: database)
-        let group = ServiceGroup(configuration: .init(services: [writer], logger: logger))
-        try await withThrowingTaskGroup(of: Void.self) { tasks in
-            tasks.addTask { try await group.run() }
-            let outcome: Result<Void, any Error>
-            do {
-                try await body(writer, switchboard)
-                outcome = .success(())
-            } catch {
-                outcome = .failure(error)
-            }
-            await switchboard.shutdown()
-            await group.triggerGracefulShutdown()
-            try await tasks.waitForAll()
-            try outcome.get()
-        }
-    }
+final class HistoryTests: HistoryTestCase {
+    private var path: String { dbPath }
 
     func testMigrationsComeFromTheMigrationsFolderInOrder() throws {
         let files = try FileManager.default.contentsOfDirectory(atPath: Self.migrationsFolder.path).filter { $0.hasSuffix(".sql") }.sorted()

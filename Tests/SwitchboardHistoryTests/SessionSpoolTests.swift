@@ -9,26 +9,7 @@ import XCTest
 /// The spool's promises: what was appended is in the file whatever happens to the process, a
 /// record cut short is skipped and never misread, replay is an idempotent upsert in order, and
 /// a full spool refuses records instead of overwriting ones SQLite does not have yet.
-final class SessionSpoolTests: XCTestCase {
-    private var folder: URL!
-    private var logger: Logger = {
-        var logger = Logger(label: "spool-test")
-        logger.logLevel = .critical
-        return logger
-    }()
-
-    override func setUp() async throws {
-        folder = FileManager.default.temporaryDirectory.appendingPathComponent("switchboard-spool-\(UUID().uuidString.prefix(8))")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-    }
-
-    override func tearDown() async throws {
-        try? FileManager.default.removeItem(at: folder)
-    }
-
-    private var dbPath: String { folder.appendingPathComponent("history.sqlite3").path }
-    private var spoolPath: String { SessionSpool.path(besideDatabase: dbPath)! }
-
+final class SessionSpoolTests: HistoryTestCase {
     private func session(_ i: Int, id: SessionID = .make(), closed: Bool = false, reason: CloseReason? = nil) -> SessionInfo {
         let opened = Date(timeIntervalSince1970: 1_800_000_000 + Double(i))
         return SessionInfo(
