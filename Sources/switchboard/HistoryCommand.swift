@@ -90,9 +90,16 @@ struct HistoryCommand: AsyncParsableCommand {
         }
     }
 
+    /// A verb that reads the history from a running service (`--api`) or straight from its store.
+    protocol HistoryVerb: AsyncParsableCommand {
+        var source: Source { get }
+        func fromService() async throws
+        func read(_ history: any HistoryReading) async throws
+    }
+
     enum Format: String, ExpressibleByArgument, CaseIterable { case table, json, ndjson, csv }
 
-    struct List: AsyncParsableCommand {
+    struct List: HistoryVerb {
         static let configuration = CommandConfiguration(abstract: "List sessions, newest first.")
 
         @OptionGroup var source: Source
@@ -118,19 +125,7 @@ struct HistoryCommand: AsyncParsableCommand {
             if let minBytes, minBytes < 0 { throw ValidationError("--min-bytes must be 0 or more") }
         }
 
-        func run() async throws {
-            if source.api != nil {
-                try await fromService()
-            } else {
-                try await fromFile()
-            }
-        }
-
-        private func fromFile() async throws {
-            try await source.reading(read)
-        }
-
-        private func read(_ history: any HistoryReading) async throws {
+        func read(_ history: any HistoryReading) async throws {
             let filter = HistoryFilter(
                 listener: listener, name: name, role: role, state: state, remote: remote,
                 since: since.flatMap(RFC3339.parse), until: until.flatMap(RFC3339.parse), minBytes: minBytes, fault: fault,
@@ -164,7 +159,7 @@ struct HistoryCommand: AsyncParsableCommand {
 
         /// The same output from `GET /v1/history`: ndjson and csv streamed as the service
         /// writes them, json and table from pages of at most 1000 until `--limit`.
-        private func fromService() async throws {
+        func fromService() async throws {
             try await source.client { client in
                 switch format {
                 case .ndjson, .csv:
@@ -198,26 +193,14 @@ struct HistoryCommand: AsyncParsableCommand {
         }
     }
 
-    struct Show: AsyncParsableCommand {
+    struct Show: HistoryVerb {
         static let configuration = CommandConfiguration(abstract: "Show one session, and with --messages its captured bytes.")
 
         @OptionGroup var source: Source
         @Argument(help: "The session id.") var id: String
         @Flag(help: "Also print the captured transcript.") var messages = false
 
-        func run() async throws {
-            if source.api != nil {
-                try await fromService()
-            } else {
-                try await fromFile()
-            }
-        }
-
-        private func fromFile() async throws {
-            try await source.reading(read)
-        }
-
-        private func read(_ history: any HistoryReading) async throws {
+        func read(_ history: any HistoryReading) async throws {
             guard let session = try await history.session(id: id.uppercased()) else {
                 throw CommandFailure("no session with id '\(id)' in \(history.location)")
             }
@@ -233,7 +216,7 @@ struct HistoryCommand: AsyncParsableCommand {
             if session.captureTruncated { print(HistoryCommand.truncatedNote) }
         }
 
-        private func fromService() async throws {
+        func fromService() async throws {
             try await source.client { client in
                 let path = "/v1/history/\(Path.segment(id))"
                 try Output.fields(try await client.request(.GET, path).body)
@@ -265,3 +248,13 @@ struct HistoryCommand: AsyncParsableCommand {
 
 extension SessionRole: ExpressibleByArgument {}
 extension HistoryState: ExpressibleByArgument {}
+
+extension HistoryCommand.HistoryVerb {
+    func run() async throws {
+        if source.api != nil {
+            try await fromService()
+        } else {
+            try await source.reading(read)
+        }
+    }
+}
