@@ -161,7 +161,7 @@ enum SpoolFormat {
             state: (kind >> 8) & 0xFF == 1 ? SessionState.closed.rawValue : SessionState.open.rawValue,
             openedAt: RFC3339.format(Date(timeIntervalSince1970: Double(bitPattern: u64(24)))),
             closedAt: closed ? RFC3339.format(Date(timeIntervalSince1970: Double(bitPattern: u64(32)))) : nil,
-            closeReason: reason, bytesIn: Int64(clamping: u64(40)), bytesOut: Int64(clamping: u64(48)), partnerId: partner,
+            closeReason: reason, bytesIn: SessionRecord.stored(u64(40)), bytesOut: SessionRecord.stored(u64(48)), partnerId: partner,
             capture: flags & Flag.capture != 0, captureTruncated: flags & Flag.truncated != 0,
             faults: SpoolFaults.log(faults)
         )

@@ -77,6 +77,24 @@ final class SessionSpoolTests: HistoryTestCase {
         XCTAssertEqual(rows.filter { $0.state == "closed" }.count, 50)
     }
 
+    /// Counts past what a column holds come out of the spool as they come out of a session:
+    /// at `SessionRecord.maxBytes`, so no store refuses the row (PostgreSQL sums the two).
+    func testByteCountsPastTheStoredMaximumLeaveTheSpoolAtIt() throws {
+        let huge = SessionInfo(
+            id: .make(), role: .server, listener: "echo", name: nil, localAddress: "127.0.0.1:9000",
+            remoteAddress: "127.0.0.1:40000", state: .open, openedAt: Date(), closedAt: nil, closeReason: nil,
+            bytesIn: .max, bytesOut: UInt64(SessionRecord.maxBytes) + 1, capture: false, captureTruncated: false
+        )
+        do {
+            let spool = try SessionSpool(creatingAt: spoolPath, bytes: SessionSpool.minimumBytes)
+            HistoryWriter(database: try HistoryDatabase(path: dbPath), spool: spool, logger: logger).sessionOpened(huge)
+        }
+        let recovery = try SessionSpool.recover(at: spoolPath)
+        XCTAssertEqual(recovery.records.map(\.session.bytesIn), [SessionRecord.maxBytes])
+        XCTAssertEqual(recovery.records.map(\.session.bytesOut), [SessionRecord.maxBytes])
+        XCTAssertEqual(recovery.records.first?.session, SessionRecord(huge))
+    }
+
     func testATornLastRecordIsSkippedAndOneAfterATornRecordIsFound() throws {
         do {
             let spool = try SessionSpool(creatingAt: spoolPath, bytes: SessionSpool.minimumBytes)
