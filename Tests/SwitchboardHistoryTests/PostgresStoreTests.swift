@@ -51,6 +51,34 @@ final class PostgresStoreTests: XCTestCase {
                        ["CREATE TABLE a (x INT);", "CREATE INDEX b\n  ON a (x);"])
     }
 
+    /// A database made by the first schema file alone (as the first builds with PostgreSQL made
+    /// it) migrates to the newest: its rows get their size bucket, and min_bytes finds them.
+    func testADatabaseOfTheFirstSchemaMigratesToTheNewest() async throws {
+        guard let text = try HistoryBackends.freshPostgresURL() else {
+            if ProcessInfo.processInfo.environment["CI"] != nil { XCTFail(PostgresServer.missing ?? "no PostgreSQL") }
+            throw XCTSkip(PostgresServer.missing ?? "no PostgreSQL")
+        }
+        let server = try XCTUnwrap(HistoryBackends.server)
+        let database = String(text.split(separator: "/").last!)
+        let first = try XCTUnwrap(PostgresMigrations.all.first)
+        XCTAssertEqual(first.name, "0001_initial")
+        try server.sql(first.sql, database: database)
+        try server.sql("""
+            CREATE TABLE schema_migrations (name TEXT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now());
+            INSERT INTO schema_migrations (name) VALUES ('0001_initial');
+            INSERT INTO sessions (id, role, listener, state, opened_at, closed_at, bytes_in, bytes_out, capture, capture_truncated, instance)
+                VALUES ('01JF00000000000000000000D4', 'server', 'old', 'closed', now(), now(), 3000, 100, false, false, 'test');
+            """, database: database)
+        let store = try await PostgresHistory.open(try PostgresURL(parsing: text), password: nil, instance: "test", logger: HistoryBackends.logger)
+        let big = try await store.page(HistoryFilter(minBytes: 2048), limit: 10).sessions.map(\.id)
+        XCTAssertEqual(big, ["01JF00000000000000000000D4"])
+        let none = try await store.page(HistoryFilter(minBytes: 4096), limit: 10).sessions
+        XCTAssertEqual(none.count, 0)
+        let applied = try server.sql("SELECT name FROM schema_migrations ORDER BY name", database: database)
+        XCTAssertEqual(applied, PostgresMigrations.all.map { "\($0.name)\n" }.joined())
+        await store.close()
+    }
+
     /// Eight instances opening a new database at once: the schema is made once, each holds its
     /// own lease.
     func testInstancesStartingTogetherMigrateOnce() async throws {

@@ -21,9 +21,6 @@ CREATE TABLE sessions (
     capture_truncated BOOLEAN NOT NULL DEFAULT false,
     -- The faults that met the session: [{name, type, direction, applied, at}], NULL for none.
     faults            JSONB CHECK (faults IS NULL OR jsonb_typeof(faults) = 'array'),
-    -- bytes_in + bytes_out as its bit length (0 for none, 11 for 1,024-2,047, ... 48 from 2^47):
-    -- min_bytes reads the newest ids of each bucket at or above its own (as ../0010_bytes_bucket.sql).
-    bytes_bucket      SMALLINT GENERATED ALWAYS AS ((bytes_in + bytes_out >= 1)::int + (bytes_in + bytes_out >= 2)::int + (bytes_in + bytes_out >= 4)::int + (bytes_in + bytes_out >= 8)::int + (bytes_in + bytes_out >= 16)::int + (bytes_in + bytes_out >= 32)::int + (bytes_in + bytes_out >= 64)::int + (bytes_in + bytes_out >= 128)::int + (bytes_in + bytes_out >= 256)::int + (bytes_in + bytes_out >= 512)::int + (bytes_in + bytes_out >= 1024)::int + (bytes_in + bytes_out >= 2048)::int + (bytes_in + bytes_out >= 4096)::int + (bytes_in + bytes_out >= 8192)::int + (bytes_in + bytes_out >= 16384)::int + (bytes_in + bytes_out >= 32768)::int + (bytes_in + bytes_out >= 65536)::int + (bytes_in + bytes_out >= 131072)::int + (bytes_in + bytes_out >= 262144)::int + (bytes_in + bytes_out >= 524288)::int + (bytes_in + bytes_out >= 1048576)::int + (bytes_in + bytes_out >= 2097152)::int + (bytes_in + bytes_out >= 4194304)::int + (bytes_in + bytes_out >= 8388608)::int + (bytes_in + bytes_out >= 16777216)::int + (bytes_in + bytes_out >= 33554432)::int + (bytes_in + bytes_out >= 67108864)::int + (bytes_in + bytes_out >= 134217728)::int + (bytes_in + bytes_out >= 268435456)::int + (bytes_in + bytes_out >= 536870912)::int + (bytes_in + bytes_out >= 1073741824)::int + (bytes_in + bytes_out >= 2147483648)::int + (bytes_in + bytes_out >= 4294967296)::int + (bytes_in + bytes_out >= 8589934592)::int + (bytes_in + bytes_out >= 17179869184)::int + (bytes_in + bytes_out >= 34359738368)::int + (bytes_in + bytes_out >= 68719476736)::int + (bytes_in + bytes_out >= 137438953472)::int + (bytes_in + bytes_out >= 274877906944)::int + (bytes_in + bytes_out >= 549755813888)::int + (bytes_in + bytes_out >= 1099511627776)::int + (bytes_in + bytes_out >= 2199023255552)::int + (bytes_in + bytes_out >= 4398046511104)::int + (bytes_in + bytes_out >= 8796093022208)::int + (bytes_in + bytes_out >= 17592186044416)::int + (bytes_in + bytes_out >= 35184372088832)::int + (bytes_in + bytes_out >= 70368744177664)::int + (bytes_in + bytes_out >= 140737488355328)::int) STORED,
     CHECK ((state = 'open') = (closed_at IS NULL))
 );
 -- One index per filter whose matches can be rare; each ends in the id, so a first page is the
@@ -34,7 +31,7 @@ CREATE INDEX sessions_by_listener ON sessions (listener, id);
 CREATE INDEX sessions_by_name ON sessions (name, id);
 -- Only the sessions that are not closed: few among many, and a closed session pays nothing.
 CREATE INDEX sessions_by_state ON sessions (state, id) WHERE state <> 'closed';
-CREATE INDEX sessions_by_bytes_bucket ON sessions (bytes_bucket, id);
+CREATE INDEX sessions_by_bytes ON sessions ((bytes_in + bytes_out), id);
 CREATE INDEX sessions_with_faults ON sessions (id) WHERE faults IS NOT NULL;
 
 -- Captured bytes. No foreign key: a message must never make its batch fail; retention deletes
