@@ -229,10 +229,16 @@ extension HistoryDatabase {
                 """, arguments: arguments).map { row in
                 HistoryStats(
                     listener: row["listener"], role: row["role"], state: row["state"], sessions: row["sessions"],
-                    bytesIn: Int64(row["bytes_in"] as Double), bytesOut: Int64(row["bytes_out"] as Double)
+                    bytesIn: Self.sum(row["bytes_in"]), bytesOut: Self.sum(row["bytes_out"])
                 )
             }
         }
+    }
+
+    /// A group's total as SQLite's `total()` gives it (a Double, which cannot overflow), at most
+    /// `Int64.max`: two rows at `SessionRecord.maxBytes` already reach 2^63, where `Int64(_:)` traps.
+    static func sum(_ total: Double) -> Int64 {
+        total >= 0x1p63 ? .max : Int64(total)
     }
 
     public func count() async throws -> Int {

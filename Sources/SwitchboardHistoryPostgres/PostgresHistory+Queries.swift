@@ -138,7 +138,9 @@ extension PostgresHistory {
         let whereClause = HistoryFilter(since: since, until: until).postgresWhere(before: nil, bindings: &bindings)
         let logger = Self.quiet(self.logger)
         let query = PostgresQuery(unsafeSQL: """
-            SELECT listener, role, state, count(*), coalesce(sum(bytes_in), 0)::bigint, coalesce(sum(bytes_out), 0)::bigint
+            SELECT listener, role, state, count(*),
+                   least(coalesce(sum(bytes_in), 0), 9223372036854775807)::bigint,
+                   least(coalesce(sum(bytes_out), 0), 9223372036854775807)::bigint
             FROM sessions \(whereClause)
             GROUP BY listener, role, state ORDER BY listener COLLATE "C" NULLS FIRST, role, state
             """, binds: bindings)

@@ -84,12 +84,20 @@ final class HistoryStoreTests: HistoryTestCase {
             partnerId: nil, capture: false, captureTruncated: false, faults: [], instance: "test"
         )
         XCTAssertEqual(SessionRecord(SessionInfo.sample(bytes: .max)).bytesIn, SessionRecord.maxBytes)
+        var twin = full, triplet = full
+        twin.id = "01JF00000000000000000000A2"
+        triplet.id = "01JF00000000000000000000A3"
         try await each { database, _ in
-            try await database.write(sessions: [full, sparse], messages: [], aliveAt: Date())
+            try await database.write(sessions: [full, sparse, twin, triplet], messages: [], aliveAt: Date())
             let readFull = try await database.session(id: full.id)
             let readSparse = try await database.session(id: sparse.id)
             XCTAssertEqual(readFull, full, name(database))
             XCTAssertEqual(readSparse, sparse, name(database))
+            // Three rows at the largest counts in one group: their sums, past Int64, answer its largest.
+            let group = try await database.stats(since: nil, until: nil).first { $0.listener == full.listener }
+            XCTAssertEqual(group?.sessions, 3, name(database))
+            XCTAssertEqual(group?.bytesIn, .max, name(database))
+            XCTAssertEqual(group?.bytesOut, .max, name(database))
         }
     }
 
