@@ -18,6 +18,13 @@ public final class HistoryDatabase: Sendable {
     /// The file (and its WAL) as opened, to notice when the path no longer leads to it.
     private let identity: FileIdentity?
 
+    /// Made once, before this process opens its first database: SQLite takes settings only
+    /// before it starts, and while no other thread uses it (every open here waits for this
+    /// first). Its memory statistics (nothing here reads them) cost the writer a process-wide
+    /// mutex around every allocation. Too late (a database was opened otherwise first), SQLite
+    /// refuses it and keeps them: slower, not wrong.
+    private static let sqliteSettings: Void = { _ = switchboard_sqlite_memstatus_off() }()
+
     /// Opens (creating if needed) and migrates the file, for `instance`, once this process
     /// holds the file's lock: one service writes a file at a time.
     ///
@@ -26,11 +33,6 @@ public final class HistoryDatabase: Sendable {
     /// batch survives the process being killed, and a power loss can take at most the last
     /// few batches, which the durability promise allows (the batch window) at a fraction of the
     /// fsyncs that FULL would cost per batch.
-    /// Made once, before the first database is opened: SQLite takes settings only before it
-    /// starts. Its memory statistics (nothing here reads them) cost the writer a process-wide
-    /// mutex around every allocation.
-    private static let sqliteSettings: Void = { _ = switchboard_sqlite_memstatus_off() }()
-
     public init(path: String, instance: String = InstanceName.default, migrations: [(name: String, sql: String)] = HistoryDatabase.migrations) throws {
         self.path = path
         self.instance = instance
@@ -62,6 +64,7 @@ public final class HistoryDatabase: Sendable {
         guard FileManager.default.fileExists(atPath: path) else {
             throw DatabaseError(resultCode: .SQLITE_CANTOPEN, message: "no history file at \(path)")
         }
+        _ = Self.sqliteSettings
         self.path = path
         instance = ""
         lock = nil
