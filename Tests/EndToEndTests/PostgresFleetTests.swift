@@ -20,21 +20,8 @@ final class PostgresFleetTests: XCTestCase {
         try await ServiceProcess.start(["--db", server.url, "--instance", instance, "--history-spool-mb", "4"], in: directory)
     }
 
-    /// `count` connections to `port`, 8 at a time, each sending and reading back a line.
     private static func churn(_ port: Int, _ count: Int) async throws {
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for worker in 0..<8 {
-                group.addTask {
-                    for i in stride(from: worker, to: count, by: 8) {
-                        let peer = try await TestConnection.connect(port: port)
-                        try await peer.send("session \(i)")
-                        try await peer.read(atLeast: "session \(i)".utf8.count)
-                        await peer.close()
-                    }
-                }
-            }
-            try await group.waitForAll()
-        }
+        try await TestConnection.churn(port: port, count: count)
     }
 
     private func echoListener(_ service: ServiceProcess) async throws -> Int {

@@ -112,6 +112,26 @@ public final class TestConnection: Sendable {
     }
 }
 
+extension TestConnection {
+    /// `count` connections to `port`, `workers` at a time, each sending a line of its own,
+    /// reading it back (an echo listener) and closing: churn a test can count.
+    public static func churn(port: Int, count: Int, workers: Int = 8) async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for worker in 0..<workers {
+                group.addTask {
+                    for i in stride(from: worker, to: count, by: workers) {
+                        let peer = try await TestConnection.connect(port: port)
+                        try await peer.send("session \(i)")
+                        try await peer.read(atLeast: "session \(i)".utf8.count)
+                        await peer.close()
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+    }
+}
+
 final class Collector: Sendable {
     struct State {
         var bytes: [UInt8] = []

@@ -41,19 +41,7 @@ final class HistoryStoreTests: HistoryTestCase {
                 let info = try await switchboard.createListener(ListenerSpec(name: "echo", address: .host("127.0.0.1", port: 0), mode: .echo))
                 let port = Int(info.address.split(separator: ":").last!)!
                 let total = 1_000
-                try await withThrowingTaskGroup(of: Void.self) { group in
-                    for worker in 0..<16 {
-                        group.addTask {
-                            for i in stride(from: worker, to: total, by: 16) {
-                                let peer = try await TestConnection.connect(port: port)
-                                try await peer.send("session \(i)")
-                                try await peer.read(atLeast: "session \(i)".utf8.count)
-                                await peer.close()
-                            }
-                        }
-                    }
-                    try await group.waitForAll()
-                }
+                try await TestConnection.churn(port: port, count: total, workers: 16)
                 try await eventually("every session to be closed") { switchboard.counts.openSessions == 0 }
                 let written = await writer.waitUntilWritten()
                 XCTAssertTrue(written)

@@ -62,8 +62,8 @@ final class PostgresStoreTests: XCTestCase {
         let database = String(text.split(separator: "/").last!)
         let first = try XCTUnwrap(PostgresMigrations.all.first)
         XCTAssertEqual(first.name, "0001_initial")
-        try server.sql(first.sql, database: database)
-        try server.sql("""
+        _ = try server.sql(first.sql, database: database)
+        _ = try server.sql("""
             CREATE TABLE schema_migrations (name TEXT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now());
             INSERT INTO schema_migrations (name) VALUES ('0001_initial');
             INSERT INTO sessions (id, role, listener, state, opened_at, closed_at, bytes_in, bytes_out, capture, capture_truncated, instance)
