@@ -1,3 +1,4 @@
+import DequeModule
 import Foundation
 import NIOCore
 
@@ -29,10 +30,12 @@ public struct MessagePage: Sendable {
 /// read, and everything sent, are kept up to `retention` bytes per direction so a reader can
 /// look back, then let go oldest first.
 struct Transcript {
-    // CircularBuffer's default capacity (16 entries, ~800 bytes per direction) was measured at
-    // 1.5 KiB of every idle session; they grow by doubling when traffic needs more.
-    private var inbound = CircularBuffer<Message>(initialCapacity: 2)
-    private var outbound = CircularBuffer<Message>(initialCapacity: 2)
+    // Deques allocate nothing until their first message, then room for about one, and grow by
+    // doubling: an idle session pays only for what it exchanged. CircularBuffer's default (16
+    // entries) was measured at 1.5 KiB of every idle session, and even 2 entries (the smallest
+    // ring that holds one) cost 136 bytes per direction, also for a direction never used.
+    private var inbound = Deque<Message>()
+    private var outbound = Deque<Message>()
     private var nextSeq: UInt64 = 1
     private(set) var deliveredThrough: UInt64 = 0
     private(set) var unreadInboundBytes = 0
