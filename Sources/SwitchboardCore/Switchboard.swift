@@ -70,7 +70,10 @@ public final class Switchboard: Sendable {
         set { dataReporter.enabled = newValue }
     }
 
-    static let sessionReceiveAllocator = AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 64 * 1024)
+    /// NIO keeps each channel's last receive buffer for its next read, so an idle session holds
+    /// one of the size its reads reached; a session that only ever exchanged a line holds the
+    /// initial size. Bigger reads grow it by doubling within a few reads.
+    static let sessionReceiveAllocator = AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 256, maximum: 64 * 1024)
 
     /// Bytes captured per session before capture stops (and records that it was cut short).
     public static let defaultCaptureLimit = 1 << 20
