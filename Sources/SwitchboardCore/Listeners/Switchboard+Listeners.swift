@@ -128,8 +128,8 @@ extension Switchboard {
                 .childChannelOption(ChannelOptions.recvAllocator, value: RelayReceiveAllocator())
                 .childChannelOption(ChannelOptions.maxMessagesPerRead, value: 1)
         } else {
-            // NIO keeps each channel's receive buffer for reuse; starting it at 512 bytes rather
-            // than 2 KiB is most of what an idle session costs less. It still grows with traffic.
+            // NIO keeps each channel's receive buffer for reuse: a small first size (see
+            // `sessionReceiveAllocator`) is much of what an idle session costs. It grows with traffic.
             bootstrap = bootstrap.childChannelOption(ChannelOptions.recvAllocator, value: Self.sessionReceiveAllocator)
         }
         if case .hold = spec.mode {
