@@ -47,17 +47,8 @@ final class DeployScriptsTests: XCTestCase {
     }
 
     private func run(_ script: String, _ arguments: [String], stubs: Stubs, path: String, environment: [String: String]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/bash")
-        process.arguments = [script] + arguments
-        process.environment = ["PATH": path, "CALLS": stubs.log.path, "HOME": stubs.folder.path].merging(environment) { $1 }
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        try runProgram("/bin/bash", [script] + arguments,
+                       environment: ["PATH": path, "CALLS": stubs.log.path, "HOME": stubs.folder.path].merging(environment) { $1 })
     }
 
     private var packagesScript: String { Self.root.appendingPathComponent("deploy/packages.sh").path }

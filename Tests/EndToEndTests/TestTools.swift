@@ -50,6 +50,22 @@ func runTool(_ tool: String, _ arguments: [String], input: String? = nil, timeou
     return (process.terminationStatus, try String(contentsOf: file, encoding: .utf8))
 }
 
+/// Runs `executable` to its end and answers its status with its standard output and error as
+/// one text. `environment` replaces the inherited one when given.
+func runProgram(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws -> (status: Int32, output: String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    if let environment { process.environment = environment }
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    process.standardError = pipe
+    try process.run()
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+}
+
 /// `chattr FLAG FILES`: answers whether it worked (it needs root and a file system that has
 /// the attribute); a test makes a file immutable with it, since root ignores file modes.
 func chattr(_ flag: String, _ files: [String]) throws -> Bool {
