@@ -17,11 +17,12 @@ final class JSONValueEncoder: Encoder {
         return path
     }
     var userInfo: [CodingUserInfoKey: Any] { [:] }
-    private(set) var shape = Shape.none
+    // Unchecked, like `JSONOutput`'s state: touched on every element, by one thread.
+    @exclusivity(unchecked) private(set) var shape = Shape.none
     /// Elements written into the open container, for the commas.
-    var count = 0
+    @exclusivity(unchecked) var count = 0
     /// Containers opened by `nestedContainer`, closed before the next element and at the end.
-    var nested: [JSONValueEncoder] = []
+    @exclusivity(unchecked) var nested: [JSONValueEncoder] = []
 
     init(output: JSONOutput, parent: JSONValueEncoder?, key: (any CodingKey)?) {
         self.output = output
