@@ -155,6 +155,50 @@ final class ListenerAPITests: XCTestCase {
     }
 }
 
+extension ListenerAPITests {
+    /// The list keeps its last body while nothing changed (`ListenerListCache`): every change
+    /// shows at once, in the compact and the indented answer alike.
+    func testTheListShowsEveryChangeAtOnce() async throws {
+        try await withAPI { api, _ in
+            func listed() async throws -> [[String: Any]] {
+                let list = try await api.get("/v1/listeners")
+                XCTAssertEqual(list.status, 200, list.text)
+                return try XCTUnwrap(list["listeners"] as? [[String: Any]], list.text)
+            }
+            let none = try await listed()
+            XCTAssertEqual(none.count, 0)
+            let created = try await api.post("/v1/listeners", json: #"{"name":"e","address":"127.0.0.1:0","mode":"echo"}"#)
+            XCTAssertEqual(created.status, 201, created.text)
+            for _ in 0..<2 {
+                let unchanged = try await listed()
+                XCTAssertEqual(unchanged.first?["total_sessions"] as? Int, 0, "asked again, unchanged")
+            }
+
+            let port = Int((created["address"] as! String).split(separator: ":").last!)!
+            let peer = try await TestConnection.connect(port: port)
+            try await peer.send("abc")
+            try await peer.read(atLeast: 3)
+            try await eventually("the list to count the session and its bytes") {
+                let first = try await listed().first
+                return first?["total_sessions"] as? Int == 1 && first?["bytes_in"] as? Int == 3
+            }
+            let faulted = try await api.post("/v1/listeners/e/faults", json: #"{"type":"latency","attributes":{"latency":5}}"#)
+            XCTAssertEqual(faulted.status, 201, faulted.text)
+            let withFault = try await listed()
+            XCTAssertEqual((withFault.first?["faults"] as? [[String: Any]])?.count, 1)
+            let pretty = try await api.get("/v1/listeners?pretty")
+            XCTAssertTrue(pretty.text.contains("\n  \"listeners\": ["), pretty.text)
+            let compact = try await listed()
+            XCTAssertEqual((compact.first?["faults"] as? [[String: Any]])?.count, 1, "compact after indented")
+
+            let deleted = try await api.delete("/v1/listeners/e?close_sessions=true")
+            XCTAssertEqual(deleted.status, 200, deleted.text)
+            let gone = try await listed()
+            XCTAssertEqual(gone.count, 0)
+        }
+    }
+}
+
 extension ISO8601DateFormatter {
     nonisolated(unsafe) static let withFractions: ISO8601DateFormatter = {
         let formatter = ISO8601DateFormatter()

@@ -7,6 +7,12 @@ struct ListenersController {
     let switchboard: Switchboard
     /// Every listener answered with carries it.
     let instance: String
+    private let listAnswer = ListenerListCache()
+
+    init(switchboard: Switchboard, instance: String) {
+        self.switchboard = switchboard
+        self.instance = instance
+    }
 
     func addRoutes(to group: RouterGroup<APIRequestContext>) {
         group.post(use: create)
@@ -24,7 +30,13 @@ struct ListenersController {
 
     @Sendable func list(_ request: Request, context: APIRequestContext) async throws -> Response {
         _ = try Query(request, allowed: [])
-        return try JSONResponse.make(ListenerList(listeners: switchboard.listeners().map { ListenerResponse(info: $0, instance: instance) }), style: context.jsonStyle)
+        let listeners = switchboard.listeners()
+        let instance = instance
+        func body(_ listeners: [ListenerInfo], style: JSONStyle) throws -> ByteBuffer {
+            try JSONResponse.body(ListenerList(listeners: listeners.map { ListenerResponse(info: $0, instance: instance) }), style: style)
+        }
+        guard context.jsonStyle == .compact else { return JSONResponse.make(body: try body(listeners, style: context.jsonStyle)) }
+        return JSONResponse.make(body: try listAnswer.body(for: listeners) { try body($0, style: .compact) })
     }
 
     @Sendable func show(_ request: Request, context: APIRequestContext) async throws -> Response {

@@ -1,7 +1,7 @@
 import Foundation
 
-public struct ListenerInfo: Sendable {
-    public enum State: String, Sendable {
+public struct ListenerInfo: Sendable, Equatable {
+    public enum State: String, Sendable, Equatable {
         case listening
         case stopped
         /// Kept, with its faults, but not bound until it is enabled again.
