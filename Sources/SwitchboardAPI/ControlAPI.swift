@@ -62,7 +62,7 @@ extension ControlAPI {
     /// The HTTP/1 settings of the API's server, bound or inherited alike.
     public static func http1Configuration(limits: APILimits) -> HTTP1Channel.Configuration {
         HTTP1Channel.Configuration(additionalChannelHandlers: [
-            HTTP1RequestRules.Installer(), ClientDisconnect.Handler(), MalformedRequestHandler(), RequestDeadlineHandler(timeout: limits.requestTimeout),
+            HTTP1RequestRules.Installer(), ClientDisconnect.Handler(), RequestDeadlineHandler(timeout: limits.requestTimeout),
         ])
     }
 }

@@ -145,4 +145,45 @@ final class HTTP1RequestRulesTests: XCTestCase {
         XCTAssertTrue(twice.hasPrefix("HTTP/1.1 400 "), twice)
         XCTAssertTrue(twice.contains("2 Host headers"), twice)
     }
+
+    func testAnUnreadableRequestBetweenExchangesGetsTheJSONErrorAndNothingMoreIsRead() throws {
+        for (error, status) in [(HTTPParserError.invalidHeaderToken, "400 Bad Request"), (.headerOverflow, "431 Request Header Fields Too Large")] {
+            let channel = try channel()
+            try channel.writeInbound(head())
+            try channel.writeInbound(HTTPServerRequestPart.end(nil))
+            try answer(channel)
+            _ = try passed(channel)
+            _ = try written(channel)
+            channel.pipeline.fireErrorCaught(error)
+            XCTAssertNoThrow(try channel.throwIfErrorCaught(), "answered here, not passed on")
+            let refusal = try written(channel)
+            XCTAssertTrue(refusal.hasPrefix("HTTP/1.1 \(status)\r\n"), refusal)
+            XCTAssertTrue(refusal.contains("content-type: application/json"), refusal)
+            XCTAssertTrue(refusal.contains("connection: close\r\n"), refusal)
+            // What the decoder makes of the rest of the stream is dropped, and nothing passes.
+            channel.pipeline.fireErrorCaught(error)
+            XCTAssertNoThrow(try channel.throwIfErrorCaught())
+            try channel.writeInbound(head())
+            XCTAssertEqual(try passed(channel), [])
+        }
+    }
+
+    func testAnUnreadableRequestDuringAnExchangeGoesOnToHummingbird() throws {
+        // Half read (its end not come), or read and not answered in full: no answer of the
+        // rules' own, which could land in the middle of another.
+        for answered in [false, true] {
+            let channel = try channel()
+            try channel.writeInbound(head())
+            if answered {
+                try channel.writeInbound(HTTPServerRequestPart.end(nil))
+                try channel.writeOutbound(HTTPServerResponsePart.head(HTTPResponseHead(version: .http1_1, status: .ok)))
+            }
+            _ = try passed(channel)
+            _ = try written(channel)
+            channel.pipeline.fireErrorCaught(HTTPParserError.invalidHeaderToken)
+            XCTAssertThrowsError(try channel.throwIfErrorCaught())
+            XCTAssertEqual(try written(channel), "")
+        }
+    }
+
 }

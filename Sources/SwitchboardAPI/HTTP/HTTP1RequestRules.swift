@@ -15,6 +15,11 @@ import NIOHTTP1
 /// - `Expect: 100-continue` is answered `100 Continue` when the endpoint starts reading the
 ///   body (`RequestHeadMiddleware` sends `SendContinue`): a request refused before that (401,
 ///   413 from its Content-Length, 404) gets its final status at once, and its body never comes.
+/// - A request NIO's parser cannot read (garbage, a header section past the decoder's 80 KiB)
+///   is answered in the API's JSON error shape, where Hummingbird would send a bare 400 with no
+///   body; only between exchanges, when no request is half read and every one has been answered.
+///   Otherwise the error goes on to Hummingbird, which closes after the answer it is writing.
+///   (A handler of its own for this cost every request about 1 µs, 4 % of `/healthz`.)
 ///
 /// A refusal waits until every earlier request has been answered in full, so it cannot land in
 /// the middle of another answer; nothing the client sends after it is read.
@@ -50,6 +55,8 @@ final class HTTP1RequestRules: ChannelDuplexHandler, RemovableChannelHandler {
     /// Not watching: the request passed last, unless the end of its answer has been written.
     private var lastRequestOpen = false
     private var lastWrite: NIOAny?
+    /// A request's head has passed and its end has not.
+    private var readingRequest = false
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard refusal == nil else { return }
@@ -69,6 +76,7 @@ final class HTTP1RequestRules: ChannelDuplexHandler, RemovableChannelHandler {
                 return
             }
             requestsPassed += 1
+            readingRequest = true
             let owed = Self.isHTTP11(head.version) && fields.expectsContinue
             if owed, !watching { startWatching(passedLast: true) }
             if watching {
@@ -77,9 +85,12 @@ final class HTTP1RequestRules: ChannelDuplexHandler, RemovableChannelHandler {
                 lastRequestOpen = true
                 lastWrite = nil
             }
-        case .body, .end:
+        case .body:
             // The client did not wait (curl waits a second): no 100 is owed any more.
             continueOwedTo = nil
+        case .end:
+            continueOwedTo = nil
+            readingRequest = false
         }
         context.fireChannelRead(data)
     }
@@ -146,9 +157,31 @@ final class HTTP1RequestRules: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        // Past a refusal the rest of the stream is not read; what the decoder makes of it is moot.
+        // Past a refusal the rest of the stream is not read; what the decoder makes of it is moot
+        // (after an unreadable request it reports every further byte the client sends as an
+        // error, and closing then could reset the connection before the answer is read).
         if refusal != nil { return }
-        context.fireErrorCaught(error)
+        guard let parserError = error as? HTTPParserError, !readingRequest, everyRequestAnswered() else {
+            context.fireErrorCaught(error)
+            return
+        }
+        let refusal = Self.refusal(for: parserError)
+        self.refusal = refusal
+        write(refusal, context: context)
+    }
+
+    /// Whether the end of every passed request's answer has been written.
+    private func everyRequestAnswered() -> Bool {
+        watching ? answersEnded == requestsPassed : !lastRequestOpen || lastAnswerEnded()
+    }
+
+    static func refusal(for error: HTTPParserError) -> APIError {
+        switch error {
+        case .headerOverflow:
+            APIError(.requestHeaderFieldsTooLarge, "headers_too_large", "the request's header section is too large to read (at most 80 KiB and 1000 fields)")
+        default:
+            APIError(.badRequest, "bad_request", "the request is not HTTP/1.1 this service can read (\(error))")
+        }
     }
 
     /// What the rules make of a head, from one pass over its fields (`headers[name]` builds an
