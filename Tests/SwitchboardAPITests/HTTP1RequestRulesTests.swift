@@ -186,4 +186,37 @@ final class HTTP1RequestRulesTests: XCTestCase {
         }
     }
 
+
+    func testAnUnreadableBodyOfARequestAnsweredEarlyGoesOnToHummingbird() throws {
+        // Answered (413 from its Content-Length) before its body came: still half read.
+        let channel = try channel()
+        try channel.writeInbound(head(.POST, [("Host", "a"), ("Content-Length", "5000000")]))
+        try channel.writeOutbound(HTTPServerResponsePart.head(HTTPResponseHead(version: .http1_1, status: .payloadTooLarge, headers: ["Content-Length": "0"])))
+        try channel.writeOutbound(HTTPServerResponsePart.end(nil))
+        _ = try passed(channel)
+        _ = try written(channel)
+        channel.pipeline.fireErrorCaught(HTTPParserError.invalidChunkSize)
+        XCTAssertThrowsError(try channel.throwIfErrorCaught())
+        XCTAssertEqual(try written(channel), "")
+    }
+
+    func testAnUnreadableRequestBehindAPipelinedOneWaitsForHummingbirdUntilBothAreAnswered() throws {
+        let channel = try channel()
+        for _ in 0..<2 {
+            try channel.writeInbound(head())
+            try channel.writeInbound(HTTPServerRequestPart.end(nil))
+        }
+        try answer(channel)
+        _ = try passed(channel)
+        _ = try written(channel)
+        channel.pipeline.fireErrorCaught(HTTPParserError.invalidHeaderToken)
+        XCTAssertThrowsError(try channel.throwIfErrorCaught())
+        XCTAssertEqual(try written(channel), "", "nothing between the two answers")
+        // Both answered: the ordinary exchange again, where the rules answer in JSON.
+        try answer(channel)
+        _ = try written(channel)
+        channel.pipeline.fireErrorCaught(HTTPParserError.invalidHeaderToken)
+        XCTAssertNoThrow(try channel.throwIfErrorCaught())
+        XCTAssertTrue(try written(channel).hasPrefix("HTTP/1.1 400 Bad Request\r\n"))
+    }
 }

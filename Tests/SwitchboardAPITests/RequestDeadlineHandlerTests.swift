@@ -78,4 +78,44 @@ final class RequestDeadlineHandlerTests: XCTestCase {
         loop.advanceTime(by: timeout)
         XCTAssertFalse(channel.isActive)
     }
+
+    /// An answer whose end has been handed on but whose bytes the socket has not all taken (a
+    /// slow reader of a large answer): the timeout must not cut its tail; once it is out, the
+    /// client's own timeout runs. EmbeddedChannel counts unflushed writes as the bytes still to
+    /// go, in ByteBuffers only, hence the stand-in for NIO's encoder.
+    func testAnAnswerStillGoingOutIsNotCutByTheTimeout() throws {
+        let loop = EmbeddedEventLoop()
+        let channel = EmbeddedChannel(loop: loop)
+        try channel.pipeline.syncOperations.addHandler(AsBytes())
+        try channel.pipeline.syncOperations.addHandler(RequestDeadlineHandler(timeout: .seconds(30)))
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
+        try request(channel)
+        channel.write(HTTPResponsePart.head(HTTPResponse(status: .ok)), promise: nil)
+        channel.write(HTTPResponsePart.body(ByteBuffer(repeating: 0x61, count: 1 << 20)), promise: nil)
+        channel.write(HTTPResponsePart.end(nil), promise: nil)
+        for _ in 0..<3 {
+            loop.advanceTime(by: timeout)
+            XCTAssertTrue(channel.isActive, "closed with the answer not yet out: its tail would be lost")
+        }
+        channel.flush()
+        loop.advanceTime(by: timeout - .milliseconds(1))
+        XCTAssertTrue(channel.isActive)
+        loop.advanceTime(by: .milliseconds(1))
+        XCTAssertFalse(channel.isActive, "all taken, then idle for the timeout")
+    }
+}
+
+/// Writes each part as bytes, as NIO's HTTP encoder would, so that unflushed parts count in
+/// the channel's buffered bytes.
+private final class AsBytes: ChannelOutboundHandler {
+    typealias OutboundIn = HTTPResponsePart
+    typealias OutboundOut = ByteBuffer
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        switch unwrapOutboundIn(data) {
+        case .head: context.write(wrapOutboundOut(ByteBuffer(string: "HTTP/1.1 200 OK\r\n\r\n")), promise: promise)
+        case .body(let bytes): context.write(wrapOutboundOut(bytes), promise: promise)
+        case .end: context.write(wrapOutboundOut(ByteBuffer()), promise: promise)
+        }
+    }
 }

@@ -96,10 +96,25 @@ final class RequestDeadlineHandler: ChannelDuplexHandler, RemovableChannelHandle
             // A request is being answered: the clock starts again when it has been.
             guard let expiry else { return }
             if expiry <= context.eventLoop.now {
-                context.close(promise: nil)
+                expired(context)
             } else {
                 schedule(context, at: expiry)
             }
         }
+    }
+
+    /// An answer counts when its end is handed on (a promise per answer cost more than this
+    /// handler's other work), so its last bytes may still wait for a slow reader (`curl | less`):
+    /// closing then would cut the answer short of its length. While any are unsent the clock
+    /// starts again, as it did when answers counted once the socket had taken them all.
+    private func expired(_ context: ChannelHandlerContext) {
+        let unsent = (try? context.channel.syncOptions?.getOption(.bufferedWritableBytes)) ?? 0
+        if unsent > 0 {
+            let expiry = context.eventLoop.now + timeout
+            self.expiry = expiry
+            schedule(context, at: expiry)
+            return
+        }
+        context.close(promise: nil)
     }
 }
