@@ -152,9 +152,7 @@ final class HTTP1RequestRulesTests: XCTestCase {
             try channel.writeInbound(head())
             try channel.writeInbound(HTTPServerRequestPart.end(nil))
             try answer(channel)
-            _ = try passed(channel)
-            _ = try written(channel)
-            channel.pipeline.fireErrorCaught(error)
+            try unreadable(channel, error)
             XCTAssertNoThrow(try channel.throwIfErrorCaught(), "answered here, not passed on")
             let refusal = try written(channel)
             XCTAssertTrue(refusal.hasPrefix("HTTP/1.1 \(status)\r\n"), refusal)
@@ -178,14 +176,10 @@ final class HTTP1RequestRulesTests: XCTestCase {
                 try channel.writeInbound(HTTPServerRequestPart.end(nil))
                 try channel.writeOutbound(HTTPServerResponsePart.head(HTTPResponseHead(version: .http1_1, status: .ok)))
             }
-            _ = try passed(channel)
-            _ = try written(channel)
-            channel.pipeline.fireErrorCaught(HTTPParserError.invalidHeaderToken)
-            XCTAssertThrowsError(try channel.throwIfErrorCaught())
-            XCTAssertEqual(try written(channel), "")
+            try unreadable(channel)
+            try assertPassedOn(channel)
         }
     }
-
 
     func testAnUnreadableBodyOfARequestAnsweredEarlyGoesOnToHummingbird() throws {
         // Answered (413 from its Content-Length) before its body came: still half read.
@@ -193,11 +187,8 @@ final class HTTP1RequestRulesTests: XCTestCase {
         try channel.writeInbound(head(.POST, [("Host", "a"), ("Content-Length", "5000000")]))
         try channel.writeOutbound(HTTPServerResponsePart.head(HTTPResponseHead(version: .http1_1, status: .payloadTooLarge, headers: ["Content-Length": "0"])))
         try channel.writeOutbound(HTTPServerResponsePart.end(nil))
-        _ = try passed(channel)
-        _ = try written(channel)
-        channel.pipeline.fireErrorCaught(HTTPParserError.invalidChunkSize)
-        XCTAssertThrowsError(try channel.throwIfErrorCaught())
-        XCTAssertEqual(try written(channel), "")
+        try unreadable(channel, .invalidChunkSize)
+        try assertPassedOn(channel)
     }
 
     func testAnUnreadableRequestBehindAPipelinedOneWaitsForHummingbirdUntilBothAreAnswered() throws {
@@ -207,16 +198,25 @@ final class HTTP1RequestRulesTests: XCTestCase {
             try channel.writeInbound(HTTPServerRequestPart.end(nil))
         }
         try answer(channel)
-        _ = try passed(channel)
-        _ = try written(channel)
-        channel.pipeline.fireErrorCaught(HTTPParserError.invalidHeaderToken)
-        XCTAssertThrowsError(try channel.throwIfErrorCaught())
-        XCTAssertEqual(try written(channel), "", "nothing between the two answers")
+        try unreadable(channel)
+        try assertPassedOn(channel, "nothing between the two answers")
         // Both answered: the ordinary exchange again, where the rules answer in JSON.
         try answer(channel)
-        _ = try written(channel)
-        channel.pipeline.fireErrorCaught(HTTPParserError.invalidHeaderToken)
+        try unreadable(channel)
         XCTAssertNoThrow(try channel.throwIfErrorCaught())
         XCTAssertTrue(try written(channel).hasPrefix("HTTP/1.1 400 Bad Request\r\n"))
+    }
+
+    /// Forgets what passed and was written so far, then reports `error` as NIO's decoder would.
+    private func unreadable(_ channel: EmbeddedChannel, _ error: HTTPParserError = .invalidHeaderToken) throws {
+        _ = try passed(channel)
+        _ = try written(channel)
+        channel.pipeline.fireErrorCaught(error)
+    }
+
+    /// The error went on to Hummingbird, and the rules wrote nothing of their own.
+    private func assertPassedOn(_ channel: EmbeddedChannel, _ message: String = "", file: StaticString = #filePath, line: UInt = #line) throws {
+        XCTAssertThrowsError(try channel.throwIfErrorCaught(), message, file: file, line: line)
+        XCTAssertEqual(try written(channel), "", message, file: file, line: line)
     }
 }
