@@ -49,8 +49,8 @@ final class RequestDeadlineHandler: ChannelDuplexHandler, RemovableChannelHandle
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         // Counted when the answer's end is handed on, not when the socket took it: a promise
-        // and a callback per answer were most of this handler's cost. A client that does not
-        // read the end of its answer has the timeout to, like any other idle client.
+        // and a callback per answer were most of this handler's cost. Bytes still unsent when
+        // the clock runs out keep the connection (`expired`).
         if case .end = unwrapOutboundIn(data) {
             answersOut += 1
             settle(context)
