@@ -274,6 +274,29 @@ final class HistoryStoreTests: HistoryTestCase {
         }
     }
 
+    /// A batch of more records than SQLite's upsert takes at once is written whole and in order
+    /// (140 records: two statements of 64, one of 8, four of one): a session opened and closed
+    /// within one statement, one closed before its open came, sessions opened in one statement
+    /// and closed in a later one, sessions left open.
+    func testABatchOfManyStatementsKeepsTheOrderOfItsRecords() async throws {
+        let early = SessionInfo.sample(listener: "early"), quick = SessionInfo.sample(listener: "quick")
+        let many = (0..<80).map { SessionInfo.sample(listener: "many-\($0)") }
+        let batch = [Self.closed(early), SessionRecord(early), SessionRecord(quick), Self.closed(quick)]
+            + many.map { SessionRecord($0) } + many.prefix(56).map { Self.closed($0) }
+        XCTAssertEqual(batch.count, 140)
+        try await each { database, _ in
+            try await database.write(sessions: batch, messages: [], aliveAt: Date())
+            let rows = try await all(database)
+            XCTAssertEqual(rows.count, 82, name(database))
+            let states = Dictionary(uniqueKeysWithValues: rows.map { ($0.listener ?? "", $0.state) })
+            XCTAssertEqual(states["early"], "closed", name(database))
+            XCTAssertEqual(states["quick"], "closed", name(database))
+            for (index, info) in many.enumerated() {
+                XCTAssertEqual(states[info.listener ?? ""], index < 56 ? "closed" : "open", "\(info.listener ?? "") in \(name(database))")
+            }
+        }
+    }
+
     /// A session's fault log is kept as written (a later record without one never erases it), and
     /// `fault=` finds the sessions the fault applied to, not those it passed by.
     func testTheFaultFilterFindsTheSessionsAFaultAppliedTo() async throws {
