@@ -21,9 +21,16 @@ public final class HistoryDatabase: Sendable {
     /// Made once, before this process opens its first database: SQLite takes settings only
     /// before it starts, and while no other thread uses it (every open here waits for this
     /// first). Its memory statistics (nothing here reads them) cost the writer a process-wide
-    /// mutex around every allocation. Too late (a database was opened otherwise first), SQLite
-    /// refuses it and keeps them: slower, not wrong.
-    private static let sqliteSettings: Void = { _ = switchboard_sqlite_memstatus_off() }()
+    /// mutex around every allocation. The sessions upsert takes up to 64 records a statement
+    /// (SessionUpsert), and such a statement keeps a journal to undo it alone, which SQLite
+    /// moves to a temporary file past 64 KiB: 810,000 writes to such files for 200,000 sessions
+    /// in history-bench (53,000 to the WAL), a slower writer than one record a statement. In
+    /// memory it is the few pages one statement touches. Too late (a database was opened
+    /// otherwise first), SQLite refuses both and keeps its defaults: slower, not wrong.
+    private static let sqliteSettings: Void = {
+        _ = switchboard_sqlite_memstatus_off()
+        _ = switchboard_sqlite_statement_journals_in_memory()
+    }()
 
     /// Opens (creating if needed) and migrates the file, for `instance`, once this process
     /// holds the file's lock: one service writes a file at a time.
@@ -42,12 +49,6 @@ public final class HistoryDatabase: Sendable {
         configuration.busyMode = .timeout(5)
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
-            // The sessions upsert takes up to 64 records a statement (SessionUpsert), so SQLite keeps
-            // what it needs to undo one statement, its statement journal, which it moves to a
-            // temporary file past 64 KiB: 810,000 writes to such files for 200,000 sessions in
-            // history-bench (53,000 to the WAL), and a slower writer than one record a
-            // statement. In memory it is the few pages one statement touches.
-            try db.execute(sql: "PRAGMA temp_store = MEMORY")
         }
         pool = try DatabasePool(path: path, configuration: configuration)
         try Self.migrator(migrations).migrate(pool)

@@ -15,21 +15,27 @@ struct SessionUpsert {
     /// Records a statement, largest first: a batch goes in statements of 64 while it can, then
     /// of 8, then one at a time, so at most 7 records of a batch go one a statement.
     static let sizes = [64, 8, 1]
-    private static let sql = sizes.map { HistoryDatabase.upsertSQL(rows: $0) }
+    private static let statements = sizes.map { (size: $0, sql: HistoryDatabase.upsertSQL(rows: $0)) }
+    private static let parametersPerRecord: Int32 = 17
 
     private let db: Database
     private let instance: String
+    private let statements: [(size: Int, sql: String)]
 
     init(_ db: Database, instance: String) {
         self.db = db
         self.instance = instance
+        // An SQLite built to take fewer parameters a statement (999 before 3.32; 64 records
+        // need 1,088) gets the sizes it can take.
+        let parameters = db.sqliteConnection.map { sqlite3_limit($0, SQLITE_LIMIT_VARIABLE_NUMBER, -1) } ?? 999
+        statements = Self.statements.filter { $0.size == 1 || Int32($0.size) * Self.parametersPerRecord <= parameters }
     }
 
     /// Upserts `rows` in their order, which matters when one session's open and close are both
     /// among them.
     func execute(_ rows: [SessionRecord]) throws {
         var start = rows.startIndex
-        for (size, sql) in zip(Self.sizes, Self.sql) where rows.endIndex - start >= size {
+        for (size, sql) in statements where rows.endIndex - start >= size {
             let statement = try db.cachedStatement(sql: sql)
             while rows.endIndex - start >= size {
                 try run(statement, rows[start..<start + size])
@@ -47,7 +53,7 @@ struct SessionUpsert {
         var base: Int32 = 0
         for row in rows {
             try bind(row, after: base, handle, statement)
-            base += 17
+            base += Self.parametersPerRecord
         }
         try check(sqlite3_step(handle), expected: SQLITE_DONE, statement)
     }

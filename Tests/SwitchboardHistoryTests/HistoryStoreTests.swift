@@ -275,24 +275,33 @@ final class HistoryStoreTests: HistoryTestCase {
     }
 
     /// A batch of more records than SQLite's upsert takes at once is written whole and in order
-    /// (140 records: two statements of 64, one of 8, four of one): a session opened and closed
-    /// within one statement, one closed before its open came, sessions opened in one statement
-    /// and closed in a later one, sessions left open.
+    /// (141 records: two statements of 64, one of 8, five of one): a session opened and closed
+    /// within one statement and closed again after (the later close wins), one closed before its
+    /// open came, sessions opened in one statement and closed in a later one with bytes of their
+    /// own (a value bound to another record's parameter shows), sessions left open.
     func testABatchOfManyStatementsKeepsTheOrderOfItsRecords() async throws {
         let early = SessionInfo.sample(listener: "early"), quick = SessionInfo.sample(listener: "quick")
         let many = (0..<80).map { SessionInfo.sample(listener: "many-\($0)") }
-        let batch = [Self.closed(early), SessionRecord(early), SessionRecord(quick), Self.closed(quick)]
-            + many.map { SessionRecord($0) } + many.prefix(56).map { Self.closed($0) }
-        XCTAssertEqual(batch.count, 140)
+        var reset = Self.closed(quick)
+        reset.closeReason = "reset"
+        let closes = many.prefix(56).enumerated().map { index, info in
+            var record = Self.closed(info)
+            record.bytesIn = Int64(index + 1)
+            return record
+        }
+        let batch = [Self.closed(early), SessionRecord(early), SessionRecord(quick), Self.closed(quick), reset]
+            + many.map { SessionRecord($0) } + closes
+        XCTAssertEqual(batch.count, 141)
         try await each { database, _ in
             try await database.write(sessions: batch, messages: [], aliveAt: Date())
-            let rows = try await all(database)
+            let rows = Dictionary(uniqueKeysWithValues: try await all(database).map { ($0.listener ?? "", $0) })
             XCTAssertEqual(rows.count, 82, name(database))
-            let states = Dictionary(uniqueKeysWithValues: rows.map { ($0.listener ?? "", $0.state) })
-            XCTAssertEqual(states["early"], "closed", name(database))
-            XCTAssertEqual(states["quick"], "closed", name(database))
+            XCTAssertEqual(rows["early"]?.state, "closed", name(database))
+            XCTAssertEqual(rows["quick"]?.closeReason, "reset", name(database))
             for (index, info) in many.enumerated() {
-                XCTAssertEqual(states[info.listener ?? ""], index < 56 ? "closed" : "open", "\(info.listener ?? "") in \(name(database))")
+                let row = rows[info.listener ?? ""]
+                XCTAssertEqual(row?.state, index < 56 ? "closed" : "open", "\(info.listener ?? "") in \(name(database))")
+                XCTAssertEqual(row?.bytesIn, index < 56 ? Int64(index + 1) : 0, "\(info.listener ?? "") in \(name(database))")
             }
         }
     }
