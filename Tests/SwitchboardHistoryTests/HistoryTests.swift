@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import GRDBSQLite
 import Logging
 import NIOCore
 import NIOPosix
@@ -135,6 +136,21 @@ extension SessionInfo {
 }
 
 extension HistoryTests {
+    /// An SQLite that takes fewer parameters a statement than 64 records need (999, the limit
+    /// before 3.32) still gets a large batch written, in smaller statements.
+    func testABatchIsWrittenWhereSQLiteTakesFewerParameters() async throws {
+        let database = try HistoryDatabase(path: folder.appendingPathComponent("limit.sqlite3").path)
+        let lowered = try await database.pool.write { db in
+            sqlite3_limit(db.sqliteConnection, SQLITE_LIMIT_VARIABLE_NUMBER, 999)
+            return sqlite3_limit(db.sqliteConnection, SQLITE_LIMIT_VARIABLE_NUMBER, -1)
+        }
+        XCTAssertEqual(lowered, 999)
+        let records = (0..<100).map { SessionRecord(SessionInfo.sample(listener: "l-\($0)")) }
+        try await database.write(sessions: records, messages: [], aliveAt: Date())
+        let count = try await database.pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM sessions") }
+        XCTAssertEqual(count, 100)
+    }
+
     /// min_bytes reads through the bytes index when few sessions match and walks ids when
     /// many do; both ways every match comes once, newest first, across pages.
     func testMinBytesPagesTheSameWhetherMatchesAreFewOrMany() async throws {
