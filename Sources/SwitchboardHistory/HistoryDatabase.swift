@@ -150,8 +150,9 @@ public final class HistoryDatabase: Sendable {
     /// records of a session can be written after its close (a replay, a retried segment). A
     /// fault log only grows, so the longer one is the later and wins, whichever record comes
     /// last (one without a log never erases one).
-    /// The sessions upsert for `rows` records at once: their values in order, 17 each. A later
-    /// row of the same id updates the row an earlier one inserted, as separate statements would.
+    ///
+    /// For `rows` records at once: their values in order, 17 each. A later row of the same id
+    /// updates the row an earlier one inserted, as separate statements would.
     static func upsertSQL(rows: Int) -> String {
         let values = Array(repeating: "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", count: rows).joined(separator: ",\n       ")
         return """
