@@ -22,10 +22,10 @@ public final class HistoryWriter: SwitchboardObserver, Service {
         case sessionInfo(SessionInfo)
         case message(MessageRecord)
 
-        var sessionID: String? {
+        var sessionID: SessionID? {
             switch self {
-            case .session(let s): s.id
-            case .sessionInfo(let info): info.id.rawValue
+            case .session(let s): SessionID(s.id)
+            case .sessionInfo(let info): info.id
             case .message: nil
             }
         }
@@ -342,7 +342,7 @@ public final class HistoryWriter: SwitchboardObserver, Service {
     /// A session opened and closed within one batch needs one row write, not two: keep the last
     /// record of each session (it carries everything the first did).
     static func coalesced(_ batch: [Record]) -> [Record] {
-        var seen = Set<String>()
+        var seen = Set<SessionID>()
         seen.reserveCapacity(batch.count)
         var kept: [Record] = []
         kept.reserveCapacity(batch.count)

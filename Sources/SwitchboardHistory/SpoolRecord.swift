@@ -64,8 +64,9 @@ enum SpoolFormat {
     /// `faults` is `SpoolFaults.text` of the session's log (never longer than its budget).
     static func length(_ info: SessionInfo, closeReason: String?, faults: String? = nil) -> Int {
         func bytes(_ s: String?) -> Int { 2 + min(s?.utf8.count ?? 0, maxStringBytes) }
-        let n = stringsOffset + bytes(info.id.rawValue) + bytes(info.listener) + bytes(info.name) + bytes(info.localAddress)
-            + bytes(info.remoteAddress) + bytes(closeReason) + bytes(info.partnerID?.rawValue) + 2 + (faults?.utf8.count ?? 0)
+        func bytes(_ id: SessionID?) -> Int { 2 + (id == nil ? 0 : SessionID.length) }
+        let n = stringsOffset + bytes(info.id) + bytes(info.listener) + bytes(info.name) + bytes(info.localAddress)
+            + bytes(info.remoteAddress) + bytes(closeReason) + bytes(info.partnerID) + 2 + (faults?.utf8.count ?? 0)
         return (n + 7) & ~7
     }
 
@@ -87,26 +88,32 @@ enum SpoolFormat {
         p.storeBytes(of: info.bytesIn.littleEndian, toByteOffset: 40, as: UInt64.self)
         p.storeBytes(of: info.bytesOut.littleEndian, toByteOffset: 48, as: UInt64.self)
         var at = stringsOffset
-        func put(_ s: String?, max: Int = maxStringBytes) {
-            guard var s else {
-                p.storeBytes(of: null.littleEndian, toByteOffset: at, as: UInt16.self)
-                at += 2
-                return
-            }
-            s.withUTF8 { utf8 in
-                let n = min(utf8.count, max)
-                p.storeBytes(of: UInt16(n).littleEndian, toByteOffset: at, as: UInt16.self)
-                if n > 0 { (p + at + 2).copyMemory(from: utf8.baseAddress!, byteCount: n) }
-                at += 2 + n
-            }
+        func put(_ utf8: UnsafeBufferPointer<UInt8>, max: Int) {
+            let n = min(utf8.count, max)
+            p.storeBytes(of: UInt16(n).littleEndian, toByteOffset: at, as: UInt16.self)
+            if n > 0 { (p + at + 2).copyMemory(from: utf8.baseAddress!, byteCount: n) }
+            at += 2 + n
         }
-        put(info.id.rawValue)
+        func putNull() {
+            p.storeBytes(of: null.littleEndian, toByteOffset: at, as: UInt16.self)
+            at += 2
+        }
+        func put(_ s: String?, max: Int = maxStringBytes) {
+            guard var s else { return putNull() }
+            s.withUTF8 { put($0, max: max) }
+        }
+        // Ids as their characters, with no `String` made on the event loop.
+        func put(_ id: SessionID?) {
+            guard let id else { return putNull() }
+            id.withASCII { put($0, max: maxStringBytes) }
+        }
+        put(info.id)
         put(info.listener)
         put(info.name)
         put(info.localAddress)
         put(info.remoteAddress)
         put(closeReason)
-        put(info.partnerID?.rawValue)
+        put(info.partnerID)
         put(faults, max: SpoolFaults.maxBytes)
         // Padding is zeroed: the segment may hold an older record's bytes here.
         if at < length { (p + at).initializeMemory(as: UInt8.self, repeating: 0, count: length - at) }

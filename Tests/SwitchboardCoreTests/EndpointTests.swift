@@ -53,6 +53,29 @@ final class SessionIDTests: XCTestCase {
         XCTAssertNil(SessionID(String(repeating: "U", count: 26)), "U is not in Crockford's alphabet")
     }
 
+    /// Ids are held as 128 bits and written as text: the two must agree on value and order.
+    func testTheTextAndTheBitsAgree() throws {
+        // The ULID spec's example: its first 10 characters are the time 1469922850259 ms.
+        let spec = try XCTUnwrap(SessionID("01ARZ3NDEKTSV4RRFFQ69G5FAV"))
+        XCTAssertEqual(spec.rawValue, "01ARZ3NDEKTSV4RRFFQ69G5FAV")
+        XCTAssertEqual(SessionID.lowerBound(at: Date(timeIntervalSince1970: 1_469_922_850.259_5)), "01ARZ3NDEK0000000000000000")
+        XCTAssertEqual(SessionID("01arz3ndektsv4rrffq69g5fav"), spec, "either case")
+        XCTAssertEqual(SessionID("7ZZZZZZZZZZZZZZZZZZZZZZZZZ")?.rawValue, "7ZZZZZZZZZZZZZZZZZZZZZZZZZ", "the largest")
+        XCTAssertNil(SessionID("80000000000000000000000000"), "past 128 bits")
+        XCTAssertNil(SessionID("01ARZ3NDEKTSV4RRFFQ69G5FA"), "25 characters")
+        let at = Date(timeIntervalSince1970: 1_800_000_000.5)
+        XCTAssertEqual(SessionID.make(at: at).rawValue.prefix(10), SessionID.lowerBound(at: at).prefix(10))
+        // Comparing ids compares their text, also across characters of every weight.
+        var random = SystemRandomNumberGenerator()
+        let alphabet = Array("0123456789ABCDEFGHJKMNPQRSTVWXYZ")
+        let texts = (0..<2000).map { _ in
+            String(alphabet[Int.random(in: 0..<8, using: &random)]) + String((0..<25).map { _ in alphabet.randomElement(using: &random)! })
+        }
+        let ids = try texts.map { try XCTUnwrap(SessionID($0)) }
+        XCTAssertEqual(ids.map(\.rawValue), texts)
+        XCTAssertEqual(ids.sorted().map(\.rawValue), texts.sorted())
+    }
+
     func testEachMillisecondStartsFromFreshRandomBits() {
         let start = Date(timeIntervalSince1970: 1_800_000_000)
         // Half a millisecond in, so that floating point cannot round two dates into one millisecond.
