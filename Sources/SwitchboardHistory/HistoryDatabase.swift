@@ -173,7 +173,7 @@ public final class HistoryDatabase: Sendable {
     /// Writes what the spool held when the service last stopped, before open sessions are
     /// marked interrupted. Idempotent: a kill during the replay replays again next time.
     public func replay(_ recovery: SessionSpool.Recovery) throws -> Int {
-        let rows = SpoolRecord.latest(recovery.records).map(\.session)
+        let rows = SpoolRecord.latest(recovery.records)
         guard !rows.isEmpty else { return 0 }
         // The spool proves the service alive when its newest record was made.
         let newest = rows.map { $0.closedAt ?? $0.openedAt }.max()!

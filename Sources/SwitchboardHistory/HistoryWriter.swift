@@ -15,8 +15,8 @@ import Synchronization
 /// cannot write (disk full, read-only or deleted file) both keep their records and the writer
 /// retries; past their bounds new records are dropped, counted and logged.
 public final class HistoryWriter: SwitchboardObserver, Service {
+    /// What waits in memory; the spool's records go from the spool to the store.
     enum Record: Sendable {
-        case session(SessionRecord)
         /// As the core reported it: turned into a row only if coalescing keeps it, on the
         /// writer's task rather than the event loop.
         case sessionInfo(SessionInfo)
@@ -24,7 +24,6 @@ public final class HistoryWriter: SwitchboardObserver, Service {
 
         var sessionID: SessionID? {
             switch self {
-            case .session(let s): SessionID(s.id)
             case .sessionInfo(let info): info.id
             case .message: nil
             }
@@ -254,16 +253,16 @@ public final class HistoryWriter: SwitchboardObserver, Service {
                 var offset = SessionSpool.segmentHeaderBytes
                 var last = false
                 while !last {
-                    let (chunk, next) = spool.records(of: sealed, from: offset, limit: Self.spoolChunk)
+                    var latest = SpoolRecord.Latest(capacity: min(Self.spoolChunk, sealed.count))
+                    let (count, next) = spool.read(sealed, from: offset, limit: Self.spoolChunk) { latest.add($0) }
                     offset = next
                     last = offset >= sealed.end
-                    let rows = SpoolRecord.latest(chunk).map { Record.session($0.session) }
-                    try await write(last ? rows + Self.coalesced(batch) : rows)
-                    records += chunk.count
+                    try await write(spooled: latest.sessions, last ? Self.coalesced(batch) : [])
+                    records += count
                 }
                 spool.release(sealed)
             } else {
-                try await write(Self.coalesced(batch))
+                try await write(spooled: [], Self.coalesced(batch))
             }
             instruments.writeDuration.record(duration: ContinuousClock.now - started)
             if records > 0 {
@@ -301,14 +300,14 @@ public final class HistoryWriter: SwitchboardObserver, Service {
         }
     }
 
-    /// One transaction of the store's: sessions as rows, captured bytes as messages.
-    private func write(_ records: [Record]) async throws {
-        var sessions: [SessionRecord] = []
+    /// One transaction of the store's: the spool's sessions and then the records from memory,
+    /// sessions as rows, captured bytes as messages.
+    private func write(spooled: consuming [SessionRecord], _ records: [Record]) async throws {
+        // Taken over, not copied: with the spool on, the records from memory are few or none.
+        var sessions = spooled
         var messages: [MessageRecord] = []
-        sessions.reserveCapacity(records.count)
         for record in records {
             switch record {
-            case .session(let s): sessions.append(s)
             case .sessionInfo(let info): sessions.append(SessionRecord(info))
             case .message(let m): messages.append(m)
             }

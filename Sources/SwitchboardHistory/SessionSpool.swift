@@ -55,8 +55,8 @@ public final class SessionSpool: @unchecked Sendable {
         /// Stretches that held no valid record: writes the kill cut short, reservations never filled.
         public let tornRecords: Int
         public var count: Int { records.count }
-        /// Each session's winning record, in sequence order: what a replay writes.
-        public var sessions: [SessionRecord] { SpoolRecord.latest(records).map(\.session) }
+        /// Each session's winning record, in the order the sessions first appear: what a replay writes.
+        public var sessions: [SessionRecord] { SpoolRecord.latest(records) }
     }
 
     struct Sealed {
@@ -243,17 +243,18 @@ public final class SessionSpool: @unchecked Sendable {
         }
     }
 
-    /// Up to `limit` records of a sealed segment from `offset`, and where the next ones start.
-    /// Nobody writes a sealed segment, so this reads it without the lock.
-    func records(of sealed: Sealed, from offset: Int = segmentHeaderBytes, limit: Int) -> (records: [SpoolRecord], next: Int) {
+    /// Hands `body` up to `limit` records of a sealed segment from `offset`, in sequence order;
+    /// answers how many, and where the next ones start. Nobody writes a sealed segment, so this
+    /// reads it without the lock.
+    func read(_ sealed: Sealed, from offset: Int = segmentHeaderBytes, limit: Int, _ body: (consuming SpoolRecord) -> Void) -> (count: Int, next: Int) {
         let epoch = state.withLock { $0.segments[sealed.segment].epoch }
-        var records: [SpoolRecord] = []
-        records.reserveCapacity(min(limit, sealed.count))
+        var count = 0
         var torn = 0
         let next = Self.scan(UnsafeRawPointer(segmentBase(sealed.segment)), from: offset, end: sealed.end, epoch: epoch, salt: salt, limit: limit, torn: &torn) {
-            records.append($0)
+            count += 1
+            body($0)
         }
-        return (records, next)
+        return (count, next)
     }
 
     /// SQLite has the sealed segment's records: its space is free again.
@@ -334,7 +335,7 @@ public final class SessionSpool: @unchecked Sendable {
     /// one that does (a record another event loop finished after a torn one is still found).
     private static func scan(
         _ segment: UnsafeRawPointer, from offset: Int, end: Int, epoch: UInt64, salt: UInt64, limit: Int, torn: inout Int,
-        _ body: (SpoolRecord) -> Void
+        _ body: (consuming SpoolRecord) -> Void
     ) -> Int {
         var offset = offset
         var found = 0

@@ -9,23 +9,41 @@ struct SpoolRecord: Sendable, Equatable {
 
     /// The record of each session that wins: a closed state over an open one (a close can never
     /// be undone, whatever order two event loops reported in), else the later sequence number.
-    /// Kept in sequence order.
-    static func latest(_ records: [SpoolRecord]) -> [SpoolRecord] {
-        var index: [String: Int] = [:]
-        index.reserveCapacity(records.count)
-        var kept: [SpoolRecord] = []
-        kept.reserveCapacity(records.count)
-        for record in records {
-            if let at = index[record.session.id] {
-                let old = kept[at]
-                let wins = (record.session.state == "open" ? 0 : 1, record.seq) > (old.session.state == "open" ? 0 : 1, old.seq)
-                if wins { kept[at] = record }
+    ///
+    /// Gathered one record at a time as they are read, each moved in: a record holds a dozen
+    /// strings, and each copy of it on the way to the store (an array of the chunk, the sort, the
+    /// batch) retained and released every one, 86 of each per churned session.
+    struct Latest {
+        private var slots: [String: Int] = [:]
+        private var winners: [(closed: Int, seq: UInt64)] = []
+        /// Each session's winner, in the order the sessions first appear.
+        private(set) var sessions: [SessionRecord] = []
+
+        init(capacity: Int = 0) {
+            slots.reserveCapacity(capacity)
+            winners.reserveCapacity(capacity)
+            sessions.reserveCapacity(capacity)
+        }
+
+        mutating func add(_ record: consuming SpoolRecord) {
+            let rank = (closed: record.session.state == "open" ? 0 : 1, seq: record.seq)
+            if let at = slots[record.session.id] {
+                guard rank > winners[at] else { return }
+                winners[at] = rank
+                sessions[at] = record.session
             } else {
-                index[record.session.id] = kept.count
-                kept.append(record)
+                slots[record.session.id] = sessions.count
+                winners.append(rank)
+                sessions.append(record.session)
             }
         }
-        return kept.sorted { $0.seq < $1.seq }
+    }
+
+    /// Each session's winning record of `records`, in the order the sessions first appear.
+    static func latest(_ records: [SpoolRecord]) -> [SessionRecord] {
+        var latest = Latest(capacity: records.count)
+        for record in records { latest.add(record) }
+        return latest.sessions
     }
 }
 
