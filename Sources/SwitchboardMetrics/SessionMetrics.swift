@@ -37,8 +37,24 @@ public final class SessionMetrics: SwitchboardObserver {
         var a = "", b = "", c = ""
     }
 
+    /// A counter that every open or close of a session touches, keyed without a label list.
+    private struct SessionSeries: Hashable {
+        enum Kind: Hashable {
+            case opened
+            case closed(reason: String)
+            case bytesIn, bytesOut
+        }
+        let kind: Kind
+        let listener: String
+        let role: SessionRole
+    }
+
     private struct State {
         var counters: [Key: Counter] = [:]
+        /// The same counters as `counters`, found for a session in one lookup: building each one's
+        /// labels and key cost a churned session four allocations and about a hundred reference
+        /// counts.
+        var sessionSeries: [SessionSeries: Counter] = [:]
         var gauges: [Key: Gauge] = [:]
         /// Bytes already counted per open session, so each byte is counted once: by the scrape
         /// while the session is open, and the rest by `sessionClosed`.
@@ -63,19 +79,24 @@ public final class SessionMetrics: SwitchboardObserver {
     // MARK: SwitchboardObserver (called on event loops)
 
     public func sessionOpened(_ session: SessionInfo) {
-        counter(Name.sessionsOpened, ["listener": session.listener ?? "", "role": session.role.rawValue]).increment()
+        let opened = SessionSeries(kind: .opened, listener: session.listener ?? "", role: session.role)
+        (state.withLock { $0.sessionSeries[opened] } ?? counter(opened)).increment()
     }
 
     public func sessionClosed(_ session: SessionInfo) {
-        let reason = Self.bucket(session.closeReason)
         let listener = session.listener ?? ""
-        let delta = state.withLock { s -> (in: UInt64, out: UInt64) in
+        let closed = SessionSeries(kind: .closed(reason: Self.bucket(session.closeReason)), listener: listener, role: session.role)
+        let bytesIn = SessionSeries(kind: .bytesIn, listener: listener, role: session.role)
+        let bytesOut = SessionSeries(kind: .bytesOut, listener: listener, role: session.role)
+        let (delta, counters) = state.withLock { s in
             let counted = s.counted.removeValue(forKey: session.id) ?? (0, 0)
             if s.scrapesInFlight > 0 { s.closedWhileListed.insert(session.id) }
-            return (session.bytesIn &- min(counted.in, session.bytesIn), session.bytesOut &- min(counted.out, session.bytesOut))
+            let delta = (in: session.bytesIn &- min(counted.in, session.bytesIn), out: session.bytesOut &- min(counted.out, session.bytesOut))
+            return (delta, (closed: s.sessionSeries[closed], in: s.sessionSeries[bytesIn], out: s.sessionSeries[bytesOut]))
         }
-        addBytes(listener: listener, role: session.role.rawValue, in: delta.in, out: delta.out)
-        counter(Name.sessionsClosed, ["listener": listener, "role": session.role.rawValue, "reason": reason]).increment()
+        if delta.in > 0 { (counters.in ?? counter(bytesIn)).increment(by: Int64(clamping: delta.in)) }
+        if delta.out > 0 { (counters.out ?? counter(bytesOut)).increment(by: Int64(clamping: delta.out)) }
+        (counters.closed ?? counter(closed)).increment()
     }
 
     public func connectionRejected(listener: String, reason: RejectReason) {
@@ -214,6 +235,19 @@ public final class SessionMetrics: SwitchboardObserver {
             s.counters[key] = counter
             return counter
         }
+    }
+
+    /// The first time for a listener, role and kind: made or found as any other counter, then kept.
+    private func counter(_ series: SessionSeries) -> Counter {
+        let (listener, role) = (series.listener, series.role.rawValue)
+        let made = switch series.kind {
+        case .opened: counter(Name.sessionsOpened, ["listener": listener, "role": role])
+        case .closed(let reason): counter(Name.sessionsClosed, ["listener": listener, "role": role, "reason": reason])
+        case .bytesIn: counter(Name.bytes, ["listener": listener, "role": role, "direction": "in"])
+        case .bytesOut: counter(Name.bytes, ["listener": listener, "role": role, "direction": "out"])
+        }
+        state.withLock { $0.sessionSeries[series] = made }
+        return made
     }
 
     private func gauge(_ name: String, _ labels: KeyValuePairs<String, String>) -> Gauge {
