@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 import SwitchboardCore
 import XCTest
 
@@ -37,6 +38,22 @@ final class RFC3339Tests: XCTestCase {
         }
         XCTAssertNil(RFC3339.parse("2026-13-01T00:00:00Z"))
         XCTAssertNotNil(RFC3339.parse("2026-11-26T05:00:00+02:00"))
+    }
+}
+
+final class EndpointDescribeTests: XCTestCase {
+    /// The session's addresses are written by hand, not by NIO: the two must agree.
+    func testAnIPv4AddressReadsAsNIOWritesIt() throws {
+        var random = SystemRandomNumberGenerator()
+        let hosts = ["0.0.0.0", "127.0.0.1", "255.255.255.255", "10.0.200.9", "1.22.133.244"]
+            + (0..<500).map { _ in (0..<4).map { _ in String(Int.random(in: 0...255, using: &random)) }.joined(separator: ".") }
+        for (i, host) in hosts.enumerated() {
+            let port = [0, 1, 9, 10, 65535, 40000][i % 6]
+            let address = try SocketAddress(ipAddress: host, port: port)
+            XCTAssertEqual(Endpoint.describe(address), "\(address.ipAddress!):\(address.port!)")
+            XCTAssertEqual(Endpoint.describe(address), "\(host):\(port)")
+        }
+        XCTAssertEqual(Endpoint.describe(try SocketAddress(ipAddress: "::1", port: 80)), "[::1]:80")
     }
 }
 

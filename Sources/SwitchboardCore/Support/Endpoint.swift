@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import NIOCore
 
 /// Where a listener binds or an outbound session connects: `HOST:PORT`, `[IPv6]:PORT` or `unix:/path`.
@@ -72,12 +75,39 @@ public enum Endpoint: Sendable, Hashable, CustomStringConvertible {
     public static func describe(_ address: SocketAddress?) -> String? {
         guard let address else { return nil }
         switch address {
-        case .v4:
-            return "\(address.ipAddress ?? "?"):\(address.port ?? 0)"
+        case .v4(let v4):
+            return describe(v4.address)
         case .v6:
             return "[\(address.ipAddress ?? "?")]:\(address.port ?? 0)"
         case .unixDomainSocket:
             return "unix:\(address.pathname ?? "")"
+        }
+    }
+}
+
+extension Endpoint {
+    /// `a.b.c.d:port` written straight from the socket address: every session describes two,
+    /// and NIO's `ipAddress` with an interpolation took three allocations for each (an array for
+    /// `inet_ntop`, its string, the joined one), where an address of up to 15 characters, as
+    /// `127.0.0.1:40000`, fits in a `String` with none.
+    static func describe(_ address: sockaddr_in) -> String {
+        let ip = UInt32(bigEndian: address.sin_addr.s_addr)
+        let port = UInt16(bigEndian: address.sin_port)
+        // "255.255.255.255:65535" is 21 bytes.
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 21) { text in
+            var count = 0
+            func put(_ value: UInt32) {
+                if value >= 10 { put(value / 10) }
+                text[count] = UInt8(ascii: "0") + UInt8(value % 10)
+                count += 1
+            }
+            for shift in [24, 16, 8, 0] as [UInt32] {
+                put((ip >> shift) & 0xFF)
+                text[count] = shift == 0 ? UInt8(ascii: ":") : UInt8(ascii: ".")
+                count += 1
+            }
+            put(UInt32(port))
+            return String(decoding: UnsafeBufferPointer(rebasing: text[..<count]), as: UTF8.self)
         }
     }
 }
