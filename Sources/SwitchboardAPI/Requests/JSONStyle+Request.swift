@@ -6,7 +6,7 @@ extension JSONStyle {
 
     /// What the request asks for: `pretty`, `pretty=`, `pretty=true` and `pretty=1` indent; any
     /// other value is refused (a typo should not pass for a choice).
-    init(of request: Request) throws(APIError) {
+    init(of request: borrowing Request) throws(APIError) {
         // Most requests have no query, and most queries no `pretty`: no parsing for them.
         guard let query = request.uri.query, query.contains(Self.parameter) else {
             self = .compact

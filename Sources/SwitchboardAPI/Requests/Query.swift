@@ -6,7 +6,7 @@ import Hummingbird
 struct Query {
     private let values: [String: String]
 
-    init(_ request: Request, allowed: Set<String>, answersJSON: Bool = true) throws(APIError) {
+    init(_ request: borrowing Request, allowed: Set<String>, answersJSON: Bool = true) throws(APIError) {
         var values: [String: String] = [:]
         for (key, value) in request.uri.queryParameters {
             let key = String(key)
