@@ -101,7 +101,7 @@ extension Endpoint {
                 text[count] = UInt8(ascii: "0") + UInt8(value % 10)
                 count += 1
             }
-            for shift in [24, 16, 8, 0] as [UInt32] {
+            for shift in stride(from: UInt32(24), through: 0, by: -8) {
                 put((ip >> shift) & 0xFF)
                 text[count] = shift == 0 ? UInt8(ascii: ":") : UInt8(ascii: ".")
                 count += 1
