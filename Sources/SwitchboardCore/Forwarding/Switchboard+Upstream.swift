@@ -35,13 +35,9 @@ extension Switchboard {
         let future = connectChecked(endpoint, timeout: timeout, on: loop) { timeLeft in
             ClientBootstrap(group: loop)
                 .connectTimeout(timeLeft)
-                // Nothing is read until the relay handler is in place.
-                .channelOption(ChannelOptions.autoRead, value: false)
-                .channelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
-                .channelOption(ChannelOptions.recvAllocator, value: RelayReceiveAllocator())
-                .channelOption(ChannelOptions.maxMessagesPerRead, value: 1)
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
+                        try SessionChannelOptions.setUpstream(on: channel)
                         try channel.pipeline.syncOperations.addHandler(ForwardLoopGuard.Marker(forwardLoops, hops: hops + 1))
                     }
                 }

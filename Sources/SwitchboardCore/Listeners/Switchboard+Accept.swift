@@ -56,6 +56,7 @@ extension Switchboard {
         }
         let stages = FaultStage.stages(for: applying, session: session, reporter: faultReporter)
         do {
+            try SessionChannelOptions.setAccepted(on: channel, mode: spec.mode)
             try spec.options.apply(to: channel)
             if case .forward(let upstream, let resetOnFailure) = spec.mode {
                 let relay = try SessionPipeline.installRelay(

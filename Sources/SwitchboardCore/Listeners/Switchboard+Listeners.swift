@@ -116,27 +116,14 @@ extension Switchboard {
 
     func bind(_ spec: ListenerSpec, createdAt: Date) async throws(SwitchboardError) -> Listener {
         let listener = Listener(spec: spec, createdAt: createdAt)
-        var bootstrap = ServerBootstrap(group: group)
+        // The accepted channels' options are set in `accepted`, not given here (see
+        // `SessionChannelOptions`).
+        let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.backlog, value: Int32(spec.options.backlog ?? ConnectionOptions.defaultBacklog))
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { [self] channel in
                 self.accepted(channel, by: listener)
             }
-        if case .forward = spec.mode {
-            bootstrap = bootstrap
-                .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
-                .childChannelOption(ChannelOptions.recvAllocator, value: RelayReceiveAllocator())
-                .childChannelOption(ChannelOptions.maxMessagesPerRead, value: 1)
-        } else {
-            // NIO keeps each channel's receive buffer for reuse: a small first size (see
-            // `sessionReceiveAllocator`) is much of what an idle session costs. It grows with traffic.
-            bootstrap = bootstrap.childChannelOption(ChannelOptions.recvAllocator, value: Self.sessionReceiveAllocator)
-        }
-        if case .hold = spec.mode {
-            // A client that sends its request and shuts its write side (HTTP/1.0, `nc -N`) still
-            // waits for the operator's answer: its FIN must not end the session.
-            bootstrap = bootstrap.childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
-        }
         do {
             let channel: any Channel
             switch spec.address {
