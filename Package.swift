@@ -92,6 +92,14 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
+        // bench/run's forward-churn peer: the smallest SwiftNIO forwarder, to tell NIO's cost from ours.
+        .executableTarget(
+            name: "nio-forward",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
         // Turns files into Swift source at build time: the migrations for SwitchboardHistory,
         // the OpenAPI document for SwitchboardAPI (see Plugins/EmbedFiles).
         .executableTarget(name: "embed-files"),
