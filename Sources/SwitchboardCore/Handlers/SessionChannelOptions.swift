@@ -33,6 +33,13 @@ enum SessionChannelOptions {
         try setRelay(options)
     }
 
+    /// For an outbound session: it reads nothing until the session exists.
+    static func setOutbound(on channel: any Channel) throws {
+        guard let options = channel.syncOptions else { return }
+        try options.setOption(ChannelOptions.autoRead, value: false)
+        try options.setOption(ChannelOptions.recvAllocator, value: Switchboard.sessionReceiveAllocator)
+    }
+
     private static func setRelay(_ options: any NIOSynchronousChannelOptions) throws {
         try options.setOption(ChannelOptions.allowRemoteHalfClosure, value: true)
         try options.setOption(ChannelOptions.recvAllocator, value: RelayReceiveAllocator())

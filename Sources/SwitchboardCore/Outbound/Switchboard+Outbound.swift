@@ -51,10 +51,9 @@ extension Switchboard {
             channel = try await connectChecked(spec.endpoint, timeout: spec.connectTimeout, on: loop) { timeLeft in
                 ClientBootstrap(group: loop)
                     .connectTimeout(timeLeft)
-                    .channelOption(ChannelOptions.autoRead, value: false)
-                    .channelOption(ChannelOptions.recvAllocator, value: Self.sessionReceiveAllocator)
                     .channelInitializer { channel in
                         channel.eventLoop.makeCompletedFuture {
+                            try SessionChannelOptions.setOutbound(on: channel)
                             let handler = EarlyInbound()
                             early.handler = handler
                             try channel.pipeline.syncOperations.addHandler(handler)
