@@ -64,4 +64,24 @@ final class TranscriptTests: XCTestCase {
         XCTAssertEqual(transcript.unreadInboundBytes, 0)
         XCTAssertLessThanOrEqual(transcript.retainedBytes, 8)
     }
+
+    func testAnEchoedAnswerSharesItsRequestsCompactCopy() {
+        // As NIO reads: a few bytes in a much larger receive buffer, which the transcript copies.
+        var read = ByteBufferAllocator().buffer(capacity: 2048)
+        read.writeString("ping\n")
+        var transcript = Transcript(operatorReads: false, retention: 1024)
+        transcript.append(.in, read, at: Date())
+        transcript.append(.out, read, at: Date())
+        var other = ByteBufferAllocator().buffer(capacity: 2048)
+        other.writeString("pong\n")
+        transcript.append(.out, other, at: Date())
+
+        let messages = transcript.page(after: 0, maxBytes: 1 << 20).messages
+        XCTAssertEqual(messages.map { String(buffer: $0.data) }, ["ping\n", "ping\n", "pong\n"])
+        func storage(_ buffer: ByteBuffer) -> UInt? { buffer.withVeryUnsafeBytes { $0.baseAddress.map { UInt(bitPattern: $0) } } }
+        XCTAssertLessThan(messages[0].data.capacity, 2048, "the request is kept as a compact copy")
+        XCTAssertEqual(storage(messages[1].data), storage(messages[0].data), "the echo shares the request's copy")
+        XCTAssertNotEqual(storage(messages[2].data), storage(messages[0].data), "a different answer gets its own")
+        XCTAssertLessThan(messages[2].data.capacity, 2048)
+    }
 }

@@ -83,7 +83,7 @@ struct Transcript {
                 trimInbound()
             }
         case .out:
-            outbound.append(Message(seq: nextSeq, direction: .out, at: date, data: Self.compact(data)))
+            outbound.append(Message(seq: nextSeq, direction: .out, at: date, data: compactAnswer(data)))
             nextSeq += 1
             outboundBytes += data.readableBytes
             while outbound.count > 1, outboundBytes > retention || outbound.count > Self.maxEntriesPerDirection {
@@ -129,6 +129,14 @@ struct Transcript {
               readInboundBytes > retention || inbound.count > Self.maxEntriesPerDirection {
             readInboundBytes -= inbound.removeFirst().data.readableBytes
         }
+    }
+
+    /// An echo sends back the buffer it just read: its compacted copy is the newest inbound
+    /// message's already (a byte comparison, then no second copy, allocation and later free).
+    private func compactAnswer(_ data: ByteBuffer) -> ByteBuffer {
+        guard data.capacity > 2 * data.readableBytes + 64 else { return data }
+        if let last = inbound.last, last.seq == lastSeq, last.data == data { return last.data }
+        return Self.compact(data)
     }
 
     /// A read into a large receive buffer would keep the whole allocation alive for a few bytes.
