@@ -134,16 +134,20 @@ struct Transcript {
     /// An echo sends back the buffer it just read: its compacted copy is the newest inbound
     /// message's already (a byte comparison, then no second copy, allocation and later free).
     private func compactAnswer(_ data: ByteBuffer) -> ByteBuffer {
-        guard data.capacity > 2 * data.readableBytes + 64 else { return data }
+        guard Self.isLoose(data) else { return data }
         if let last = inbound.last, last.seq == lastSeq, last.data == data { return last.data }
         return Self.compact(data)
     }
 
     /// A read into a large receive buffer would keep the whole allocation alive for a few bytes.
     private static func compact(_ data: ByteBuffer) -> ByteBuffer {
-        guard data.capacity > 2 * data.readableBytes + 64 else { return data }
+        guard isLoose(data) else { return data }
         var copy = ByteBufferAllocator().buffer(capacity: data.readableBytes)
         copy.writeImmutableBuffer(data)
         return copy
+    }
+
+    private static func isLoose(_ data: ByteBuffer) -> Bool {
+        data.capacity > 2 * data.readableBytes + 64
     }
 }
