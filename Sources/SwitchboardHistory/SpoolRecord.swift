@@ -19,7 +19,7 @@ struct SpoolRecord: Sendable, Equatable {
         /// Each session's winner, in the order the sessions first appear.
         private(set) var sessions: [SessionRecord] = []
 
-        init(capacity: Int = 0) {
+        init(capacity: Int) {
             slots.reserveCapacity(capacity)
             winners.reserveCapacity(capacity)
             sessions.reserveCapacity(capacity)
