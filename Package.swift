@@ -58,7 +58,7 @@ let package = Package(
             plugins: ["EmbedFiles"]
         ),
         // The same history in PostgreSQL (postgres-nio): its own migrations, the batched writer
-        // through COPY, the queries, stored listeners, retention and the per-instance lease.
+        // (one statement of array binds a batch), the queries, stored listeners, retention and the per-instance lease.
         // Its own target so that SwitchboardHistory, the SQLite side, needs nothing of it.
         .target(
             name: "SwitchboardHistoryPostgres",
@@ -69,6 +69,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             plugins: ["EmbedFiles"]

@@ -13,9 +13,12 @@ actor ConnectionPool {
     private let group: any EventLoopGroup
     private let logger: Logger
     private let maxConnections: Int
-    private var idle: [PostgresConnection] = []
-    private var open = 0
+    private var idle: [LiveConnection] = []
+    /// Connections lent out: each counts against `maxConnections` until it comes back or is
+    /// abandoned, whichever is first.
+    private var lent: Set<PostgresConnection.ID> = []
     private var waiters: [CheckedContinuation<Void, Never>] = []
+    private var connecting = 0
     private var nextID = 1
     private var closed = false
 
@@ -26,41 +29,54 @@ actor ConnectionPool {
         self.logger = logger
     }
 
-    /// A connection of its own for as long as `body` runs; one that failed is not reused.
+    private var open: Int { idle.count + lent.count + connecting }
+
+    /// A connection of its own for as long as `body` runs; one that failed is not reused. When
+    /// the caller is cancelled (a deadline passed) the connection is closed and its place freed
+    /// at once: a body stuck on a connection that went away must not hold the pool's places.
     @discardableResult
-    func withConnection<T: Sendable>(_ body: @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+    func withConnection<T: Sendable>(_ body: @Sendable (LiveConnection) async throws -> T) async throws -> T {
         let connection = try await take()
-        do {
-            let result = try await body(connection)
-            give(connection)
-            return result
-        } catch {
-            // A failed statement leaves a connection usable, but one the server or the network
-            // closed does not: dropping it after any failure costs a reconnect and is always right.
-            discard(connection)
-            throw error
+        return try await withTaskCancellationHandler {
+            do {
+                let result = try await body(connection)
+                give(connection)
+                return result
+            } catch {
+                // A failed statement leaves a connection usable, but one the server or the network
+                // closed does not: dropping it after any failure costs a reconnect and is always right.
+                discard(connection)
+                throw error
+            }
+        } onCancel: {
+            Task { await self.discard(connection) }
         }
     }
 
     /// A new connection outside the pool (the instance lease holds one for its lock).
-    func connect() async throws -> PostgresConnection {
+    func connect() async throws -> LiveConnection {
         nextID += 1
-        return try await PostgresConnection.connect(on: group.any(), configuration: configuration, id: nextID, logger: logger)
+        return LiveConnection(try await PostgresConnection.connect(on: group.any(), configuration: configuration, id: nextID, logger: logger))
     }
 
-    private func take() async throws -> PostgresConnection {
+    private func take() async throws -> LiveConnection {
         while true {
             guard !closed else { throw PostgresStoreError("the PostgreSQL history is closed") }
             while let connection = idle.popLast() {
-                if !connection.isClosed { return connection }
-                open -= 1
+                if !connection.isClosed {
+                    lent.insert(connection.id)
+                    return connection
+                }
             }
             if open < maxConnections {
-                open += 1
+                connecting += 1
                 do {
-                    return try await connect()
+                    let connection = try await connect()
+                    connecting -= 1
+                    lent.insert(connection.id)
+                    return connection
                 } catch {
-                    open -= 1
+                    connecting -= 1
                     wakeOne()
                     throw error
                 }
@@ -69,17 +85,20 @@ actor ConnectionPool {
         }
     }
 
-    private func give(_ connection: PostgresConnection) {
+    private func give(_ connection: LiveConnection) {
+        guard lent.remove(connection.id) != nil else { return }
         if closed || connection.isClosed {
-            discard(connection)
-            return
+            connection.close().whenComplete { _ in _ = connection }
+        } else {
+            idle.append(connection)
         }
-        idle.append(connection)
         wakeOne()
     }
 
-    private func discard(_ connection: PostgresConnection) {
-        open -= 1
+    /// Closes a lent connection and frees its place; a second call for it (the body's failure
+    /// after its cancellation) does nothing.
+    private func discard(_ connection: LiveConnection) {
+        guard lent.remove(connection.id) != nil else { return }
         connection.close().whenComplete { _ in _ = connection }
         wakeOne()
     }

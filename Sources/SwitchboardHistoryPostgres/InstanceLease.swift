@@ -19,7 +19,7 @@ final class InstanceLease: Sendable {
     private let server: String
     private let logger: Logger
     private struct State {
-        var connection: PostgresConnection?
+        var connection: LiveConnection?
         var problem: String?
         var keeper: Task<Void, Never>?
     }
@@ -64,7 +64,7 @@ final class InstanceLease: Sendable {
     }
 
     /// Nil once locked and described; else the holder's description.
-    private func lock(on connection: PostgresConnection) async throws -> String? {
+    private func lock(on connection: LiveConnection) async throws -> String? {
         let rows = try await connection.query("SELECT pg_try_advisory_lock(\(key))", logger: logger)
         var locked = false
         for try await value in rows.decode(Bool.self) { locked = value }

@@ -6,7 +6,6 @@ import NIOSSL
 import PostgresNIO
 import SwitchboardCore
 import SwitchboardHistory
-import Synchronization
 
 /// The history in PostgreSQL, for one instance of a fleet: the same rows, filters and pages as
 /// the SQLite file (`HistoryDatabase`), written by many services at once. Each holds its
@@ -18,8 +17,6 @@ public final class PostgresHistory: HistoryStore {
     let logger: Logger
     /// Nil for a reader (`switchboard history --db postgres://...`).
     private let lease: InstanceLease?
-    /// Connections that have the writer's temporary tables.
-    let prepared = Mutex(Set<Int>())
 
     public var location: String { url.description }
 
@@ -124,7 +121,7 @@ public final class PostgresHistory: HistoryStore {
 
     /// Runs `body` on a pooled connection, its failure in words (server and reason).
     @discardableResult
-    func run<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+    func run<T: Sendable>(_ body: @escaping @Sendable (LiveConnection) async throws -> T) async throws -> T {
         do {
             let pool = self.pool
             return try await withDeadline(Self.answerWithin, "PostgreSQL at \(url.server)") { try await pool.withConnection(body) }
@@ -137,20 +134,17 @@ public final class PostgresHistory: HistoryStore {
         }
     }
 
-    /// One transaction on one connection.
+    /// One transaction on one connection. No ROLLBACK after a failure: the pool closes a
+    /// connection whose body failed, and the server rolls back what it had begun (a ROLLBACK
+    /// on a connection that just went away is the statement that would never be answered).
     @discardableResult
-    func transaction<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+    func transaction<T: Sendable>(_ body: @escaping @Sendable (LiveConnection) async throws -> T) async throws -> T {
         let logger = Self.quiet(self.logger)
         return try await run { connection in
             try await connection.query("BEGIN", logger: logger)
-            do {
-                let result = try await body(connection)
-                try await connection.query("COMMIT", logger: logger)
-                return result
-            } catch {
-                _ = try? await connection.query("ROLLBACK", logger: logger)
-                throw error
-            }
+            let result = try await body(connection)
+            try await connection.query("COMMIT", logger: logger)
+            return result
         }
     }
 }

@@ -14,7 +14,7 @@ enum PostgresMigrations {
 
     /// Applies the files `connection`'s database has not had yet; answers their names.
     @discardableResult
-    static func apply(_ migrations: [(name: String, sql: String)] = all, on connection: PostgresConnection, logger: Logger) async throws -> [String] {
+    static func apply(_ migrations: [(name: String, sql: String)] = all, on connection: LiveConnection, logger: Logger) async throws -> [String] {
         try await connection.query("SELECT pg_advisory_lock(\(lockKey))", logger: logger)
         do {
             try await connection.query("""

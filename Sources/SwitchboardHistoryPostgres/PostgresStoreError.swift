@@ -17,6 +17,7 @@ public struct PostgresStoreError: Error, CustomStringConvertible {
     /// where it was trying to reach.
     public static func summary(_ error: any Error, server: String) -> String {
         if let error = error as? PostgresStoreError { return error.description }
+        if error is LiveConnection.Closed { return "the connection to PostgreSQL at \(server) was closed" }
         if let error = error as? PSQLError {
             if let info = error.serverInfo, let message = info[.message] {
                 let state = info[.sqlState].map { " (SQLSTATE \($0))" } ?? ""

@@ -103,4 +103,64 @@ final class PostgresStoreTests: XCTestCase {
         XCTAssertEqual(instances, "8\n")
         for store in stores { await store.close() }
     }
+
+    /// The server ends the writer's connection in the middle of a batch (pg_terminate_backend,
+    /// what a restart or a failover does): the write fails at once with the reason, not at its
+    /// deadline and not by taking the process down, nothing of the batch is in the table, and the
+    /// next write goes through on a new connection, as does one after the idle connections are
+    /// ended too.
+    func testAConnectionTheServerEndsMidBatchFailsThatBatchAndTheNextIsWritten() async throws {
+        guard let text = try HistoryBackends.freshPostgresURL() else {
+            if ProcessInfo.processInfo.environment["CI"] != nil { XCTFail(PostgresServer.missing ?? "no PostgreSQL") }
+            throw XCTSkip(PostgresServer.missing ?? "no PostgreSQL")
+        }
+        let server = try XCTUnwrap(HistoryBackends.server)
+        let database = String(text.split(separator: "/").last!)
+        let store = try await PostgresHistory.open(try PostgresURL(parsing: text), password: nil, instance: "cut", logger: HistoryBackends.logger)
+        func rows(_ count: Int, _ tag: String) -> [SessionRecord] {
+            (0..<count).map { i in
+                SessionRecord(id: "\(tag)-\(i)", role: "server", listener: "l\(i % 7)", name: nil, localAddress: "127.0.0.1:1",
+                              remoteAddress: "127.0.0.1:\(i % 60000)", state: "closed", openedAt: "2026-12-02T00:00:00.000Z",
+                              closedAt: "2026-12-02T00:00:01.000Z", closeReason: "peer", bytesIn: Int64(i), bytesOut: 1,
+                              partnerId: nil, capture: false, captureTruncated: false)
+            }
+        }
+        // Big enough that the statement runs long enough to be seen in pg_stat_activity; a
+        // machine that writes it before the terminate lands gets a bigger one.
+        var failure: (any Error)?
+        for size in [20_000, 100_000, 400_000] where failure == nil {
+            let batch = rows(size, "big\(size)")
+            let writing = Task { try await store.write(sessions: batch, messages: [], aliveAt: Date()) }
+            let terminator = Task.detached {
+                try await eventually("the batch to be running", timeout: .seconds(60)) {
+                    let ended = try server.sql("""
+                        SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+                        WHERE datname = '\(database)' AND state = 'active' AND query LIKE 'INSERT INTO sessions%'
+                        """, database: database)
+                    return ended != "0\n"
+                }
+            }
+            do { try await writing.value } catch { failure = error }
+            terminator.cancel()
+        }
+        let error = try XCTUnwrap(failure, "no batch was running long enough to be cut")
+        XCTAssertTrue("\(error)".contains("PostgreSQL at 127.0.0.1:\(server.port)"), "\(error)")
+        XCTAssertFalse("\(error)".contains("gave no answer"), "the failure was noticed, not timed out: \(error)")
+        XCTAssertEqual(try server.sql("SELECT count(*) FROM sessions", database: database), "0\n", "a cut batch leaves nothing")
+
+        try await store.write(sessions: rows(10, "after"), messages: [], aliveAt: Date())
+        XCTAssertEqual(try server.sql("SELECT count(*) FROM sessions", database: database), "10\n")
+
+        // Every connection of the store's ended while idle (the lease's too): a write may meet
+        // one that just went (an error at once), and the one after it is written.
+        _ = try server.sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '\(database)' AND pid <> pg_backend_pid()", database: database)
+        do {
+            try await store.write(sessions: rows(10, "again"), messages: [], aliveAt: Date())
+        } catch {
+            XCTAssertFalse("\(error)".contains("gave no answer"), "\(error)")
+            try await store.write(sessions: rows(10, "again"), messages: [], aliveAt: Date())
+        }
+        XCTAssertEqual(try server.sql("SELECT count(*) FROM sessions", database: database), "20\n")
+        await store.close()
+    }
 }
