@@ -123,10 +123,13 @@ public final class HistoryWriter: SwitchboardObserver, Service {
         self.instruments = Instruments(factory: metrics)
     }
 
+    /// The store's own problem is asked for now, not the one the writer last noted: a write
+    /// that hangs on a server that went away must not keep `/readyz` saying ready.
     public var health: Health {
         let spooled = spool?.pending ?? 0
+        let store = database.problem()
         return queue.withLock {
-            Health(problem: $0.fileProblem ?? $0.problem, queued: $0.records.count + spooled, dropped: $0.dropped, written: $0.written)
+            Health(problem: store ?? $0.fileProblem ?? $0.problem, queued: $0.records.count + spooled, dropped: $0.dropped, written: $0.written)
         }
     }
 
