@@ -129,7 +129,7 @@ public final class HistoryWriter: SwitchboardObserver, Service {
         let spooled = spool?.pending ?? 0
         let store = database.problem()
         return queue.withLock {
-            Health(problem: store ?? $0.fileProblem ?? $0.problem, queued: $0.records.count + spooled, dropped: $0.dropped, written: $0.written)
+            Health(problem: store ?? $0.problem, queued: $0.records.count + spooled, dropped: $0.dropped, written: $0.written)
         }
     }
 

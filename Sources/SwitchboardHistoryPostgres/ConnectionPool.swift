@@ -86,12 +86,9 @@ actor ConnectionPool {
     }
 
     private func give(_ connection: LiveConnection) {
+        guard !closed, !connection.isClosed else { return discard(connection) }
         guard lent.remove(connection.id) != nil else { return }
-        if closed || connection.isClosed {
-            connection.close().whenComplete { _ in _ = connection }
-        } else {
-            idle.append(connection)
-        }
+        idle.append(connection)
         wakeOne()
     }
 
